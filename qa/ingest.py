@@ -1,0 +1,355 @@
+"""Stage 1: read article files, keep the article's own lines, drop web boilerplate, detect the language.
+
+Nothing is rewritten: an article keeps its original text and a list of kept segments (offsets into it),
+so every later offset points into the file exactly as the user has it.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from .errors import InputError
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: int
+    end: int
+    kind: str  # "body" or "heading"
+
+
+@dataclass
+class Article:
+    doc_id: str
+    title: str
+    text: str  # the original text (for .html: the extracted text; see read_html)
+    lang: str  # "ko" or "en"
+    source: str  # path the article came from
+    segments: list[Segment] = field(default_factory=list)
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class IngestReport:
+    articles: list[Article]
+    skipped: list[tuple[str, str]]  # (path, reason)
+
+
+# --- language -----------------------------------------------------------------------------------------
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def detect_language(text: str) -> str:
+    """'ko' when Hangul makes up a fair share of the letters, else 'en'.
+
+    Our own two-line rule instead of a language-id library: the archive holds only Korean and English,
+    and Korean text written with many Latin acronyms (AI, GPU, H800) must still count as Korean.
+    """
+    hangul = len(_HANGUL.findall(text))
+    latin = len(_LATIN.findall(text))
+    if hangul == 0:
+        return "en"
+    # A Hangul syllable carries ~2.5 Latin letters' worth of text.
+    return "ko" if hangul * 2.5 >= latin * 0.5 else "en"
+
+
+# --- boilerplate --------------------------------------------------------------------------------------
+
+_IMAGE_FILE = re.compile(r"^\S+\.(?:png|jpe?g|gif|webp|bmp|svg)(?:\?\S*)?(?:\s|$)", re.IGNORECASE)
+_BOILERPLATE_PHRASES = re.compile(
+    r"본문\s*바로가기|무단\s*(?:전재|사용|복제)|재배포\s*금지|All rights reserved|Copyright\s*(?:ⓒ|©|\(C\))"
+    r"|기사가 속한 카테고리|한 기사를 두 개 이상의 카테고리|해당 언론사로 연결|지금 봐야할 뉴스|주요뉴스$"
+    r"|쇼핑 핫아이템|매거진의 이전글|구독하기|좋아요|공유하기|^댓글\s*\d*$|기사제보|^관련\s*(?:기사|뉴스)"
+    r"|^(?:AD|keyword|brunch|뉴스|광고)$|Skip to (?:main )?content|Sign in|Subscribe|Advertisement"
+    r"|^by\s+\S+$|이 기사를 추천|^▶|^☞",
+    re.IGNORECASE,
+)
+_PHOTO_CREDIT = re.compile(r"ⓒ|©|/사진=|\(사진=|사진\s*제공|^▲|^△|^본문 이미지|^\[사진\]|Photo:|Getty Images")
+_FOOTER_FIELD = re.compile(
+    r"^(?:대표이사|발행인|편집인|편집국장|주소|사업자등록번호|고충처리인|청소년보호책임자|통신판매업신고|등록일|제호"
+    r"|대표\s*전화|대표\s*이메일|등록번호|발행일|전화|팩스|이메일)\s*[:/]"
+)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+_HASHTAGS = re.compile(r"^(?:\[[^\]]*\])?\s*(?:#\S+\s*){2,}$")
+_BULLET_HEADLINE = re.compile(r"^\s*[•·]\s*")
+_ISSUE_LIST = re.compile(r"^\[\d+호\]")
+_TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}")
+_LEAD_BYLINE = re.compile(
+    r"^(?:[\[(][^\])]{1,30}=[^\])]{1,20}[\])]\s*(?:[가-힣]{2,4}\s*(?:기자|특파원)\s*=\s*)?|\[[^\]]{2,20}\]\s+)"
+)
+_TRAIL_BYLINE = re.compile(r"\s+[가-힣]{2,4}\s?(?:기자|특파원)\s*$")
+_TRAILING_SYMBOLS = re.compile(r"[^\w.!?…\"'”’)\]]+$")
+_SENTENCE_END = re.compile(r"(?:[다요죠음임함까][.!?…]?|[.!?…][\"'”’)]?)\s*$")
+_NONWORD = re.compile(r"[^\w]+", re.UNICODE)
+
+
+def _is_boilerplate(line: str) -> bool:
+    stripped = line.strip()
+    if not stripped or stripped in {"|", "-", "·", "…"}:
+        return True
+    if _IMAGE_FILE.match(stripped) or _PHOTO_CREDIT.search(stripped) or _BOILERPLATE_PHRASES.search(stripped):
+        return True
+    if _FOOTER_FIELD.match(stripped) or _HASHTAGS.match(stripped) or _ISSUE_LIST.match(stripped):
+        return True
+    if _TABLE_RULE.match(stripped):
+        return True
+    if _BULLET_HEADLINE.match(line) and not _ends_sentence(stripped):
+        return True  # lists of other stories' headlines
+    if _EMAIL.search(stripped) and len(stripped) < 60:
+        return True  # byline or contact line
+    words = _NONWORD.sub("", stripped)
+    return len(words) < 4 and not _ends_sentence(stripped)  # outlet names, menu words, emoji labels
+
+
+def _ends_sentence(line: str) -> bool:
+    return bool(_SENTENCE_END.search(_TRAILING_SYMBOLS.sub("", line)))
+
+
+def _is_heading(line: str) -> bool:
+    """Headlines: short, and not ending like a statement (a closing '?' is common in headlines)."""
+    stripped = _TRAILING_SYMBOLS.sub("", line.strip().lstrip("#").strip())
+    if not 6 <= len(stripped) <= 120 or stripped.endswith("."):
+        return False
+    return not re.search(r"[다요죠음임함][.!…]?[\"'”’]?$", stripped)
+
+
+def _lines(text: str) -> Iterator[tuple[int, int]]:
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        yield offset, offset + len(line.rstrip("\r\n"))
+        offset += len(line)
+
+
+def find_segments(text: str) -> list[Segment]:
+    """Kept lines of an article (body or heading), offsets into ``text``.
+
+    A line printed more than once (outlet name between photos, a table of contents repeating the
+    section headings, an image's alt text) is kept once, at its last place; short ones not at all.
+    """
+    lines = list(_lines(text))
+    last_place: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    for number, (start, end) in enumerate(lines):
+        key = text[start:end].strip()
+        last_place[key] = number
+        counts[key] = counts.get(key, 0) + 1
+    segments: list[Segment] = []
+    for number, (start, end) in enumerate(lines):
+        body = text[start:end]
+        key = body.strip()
+        if _is_boilerplate(body):
+            continue
+        if counts[key] > 1 and (len(key) <= 12 or last_place[key] != number):
+            continue
+        lead = _LEAD_BYLINE.match(body)  # "(서울=뉴스1) 이창규 기자 = " opens the first sentence
+        if lead and lead.end() < len(body):
+            start += lead.end()
+            body = text[start:end]
+        trail = _TRAIL_BYLINE.search(body)  # "... 바라봤다. 김용원 기자"
+        if trail and _ends_sentence(body[: trail.start()]):
+            end = start + trail.start()
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end > start:
+            segments.append(Segment(start, end, "heading" if _is_heading(text[start:end]) else "body"))
+    return segments
+
+
+def _title_from(text: str, fallback: str) -> str:
+    """The first headline-like line that is not boilerplate."""
+    for number, (start, end) in enumerate(_lines(text)):
+        line = text[start:end]
+        if number > 30:
+            break
+        candidate = line.strip().lstrip("#").strip()
+        if not _is_boilerplate(line) and _is_heading(line) and len(_NONWORD.sub("", candidate)) >= 6:
+            return candidate
+    return fallback
+
+
+# --- readers ------------------------------------------------------------------------------------------
+
+
+def _decode(raw: bytes, path: str) -> str:
+    if b"\x00" in raw[:8192]:
+        raise InputError(f"{path}: binary file, not text")
+    for encoding in ("utf-8-sig", "cp949"):  # cp949 is a superset of EUC-KR, common for Korean files
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InputError(f"{path}: not UTF-8 or CP949/EUC-KR text")
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(f"{path}: {size // (1024 * 1024)} MB is larger than the {MAX_FILE_BYTES // (1024 * 1024)} MB limit")
+        return path.read_bytes()
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def make_article(doc_id: str, text: str, source: str, title: str | None = None) -> Article:
+    if not text.strip():
+        raise InputError(f"{source}: empty article")
+    segments = find_segments(text)
+    if not segments:
+        raise InputError(f"{source}: no article text left after removing boilerplate")
+    kept = " ".join(text[s.start : s.end] for s in segments)
+    return Article(
+        doc_id=doc_id,
+        title=title or _title_from(text, fallback=doc_id),
+        text=text,
+        lang=detect_language(kept),
+        source=source,
+        segments=segments,
+    )
+
+
+class _HTMLText:
+    """Visible text of an HTML page, one block element per line (stdlib parser: no extra dependency)."""
+
+    BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article", "header", "footer", "title", "figcaption", "blockquote"}
+    SKIP = {"script", "style", "noscript", "nav", "aside", "form", "button", "svg", "iframe"}
+
+    def __call__(self, markup: str) -> tuple[str, str | None]:
+        from html.parser import HTMLParser
+
+        parts: list[str] = []
+        title: list[str] = []
+        state = {"skip": 0, "in_title": False, "h1": None}
+
+        class Parser(HTMLParser):
+            def handle_starttag(self, tag, attrs):
+                if tag in _HTMLText.SKIP:
+                    state["skip"] += 1
+                if tag in _HTMLText.BLOCKS:
+                    parts.append("\n")
+                if tag == "title":
+                    state["in_title"] = True
+                if tag == "h1" and state["h1"] is None:
+                    state["h1"] = []
+
+            def handle_endtag(self, tag):
+                if tag in _HTMLText.SKIP and state["skip"]:
+                    state["skip"] -= 1
+                if tag in _HTMLText.BLOCKS:
+                    parts.append("\n")
+                if tag == "title":
+                    state["in_title"] = False
+                if tag == "h1" and isinstance(state["h1"], list):
+                    state["h1"] = "".join(state["h1"]).strip() or None
+
+            def handle_data(self, data):
+                if state["in_title"]:
+                    title.append(data)
+                    return
+                if state["skip"]:
+                    return
+                if isinstance(state["h1"], list):
+                    state["h1"].append(data)
+                parts.append(data)
+
+        parser = Parser(convert_charrefs=True)
+        parser.feed(markup)
+        parser.close()
+        lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in "".join(parts).split("\n")]
+        text = "\n".join(line for line in lines if line)
+        heading = state["h1"] if isinstance(state["h1"], str) else None
+        return text + "\n", heading or (html.unescape("".join(title)).strip() or None)
+
+
+def read_file(path: Path) -> list[Article]:
+    """Articles in one file: one for .txt/.md/.html, one per line for .jsonl."""
+    raw = _read_bytes(path)
+    if not raw.strip():
+        raise InputError(f"{path}: empty file")
+    text = _decode(raw, str(path))
+    if not text.strip():
+        raise InputError(f"{path}: empty file")
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        return list(_read_jsonl(text, path))
+    if suffix in (".html", ".htm"):
+        body, title = _HTMLText()(text)
+        return [make_article(path.stem, body, str(path), title=title)]
+    return [make_article(path.stem, text, str(path))]
+
+
+def _read_jsonl(text: str, path: Path) -> Iterator[Article]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            doc_id, body = str(record["id"]), record["text"]
+            if not isinstance(body, str):
+                raise TypeError("text is not a string")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{path}:{number}: malformed JSONL line ({exc.__class__.__name__}: {exc})") from None
+        yield make_article(doc_id, body, f"{path}:{number}", title=record.get("title") or None)
+
+
+def discover(paths: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Supported files under the given paths (sorted, each once), and the paths that could not be used."""
+    found: dict[str, Path] = {}
+    problems: list[tuple[str, str]] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            problems.append((raw, "no such file or directory"))
+        elif path.is_dir():
+            before = len(found)
+            for root, dirs, files in os.walk(path, followlinks=False):  # no following: symlink loops end
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    candidate = Path(root) / name
+                    if candidate.suffix.lower() in SUPPORTED_SUFFIXES and not name.startswith("."):
+                        found.setdefault(str(candidate.resolve()), candidate)
+            if len(found) == before:
+                problems.append((raw, f"no {'/'.join(s.lstrip('.') for s in SUPPORTED_SUFFIXES)} files"))
+        elif path.suffix.lower() in SUPPORTED_SUFFIXES:
+            found.setdefault(str(path.resolve()), path)
+        else:
+            problems.append((raw, f"unsupported file type {path.suffix or '(none)'}"))
+    return sorted(found.values(), key=lambda p: str(p)), problems
+
+
+def ingest(paths: list[str]) -> IngestReport:
+    """Read every supported file; a bad file is skipped with a reason, the rest still ingested."""
+    files, skipped = discover(paths)
+    articles: list[Article] = []
+    seen: set[str] = set()
+    for path in files:
+        try:
+            batch = read_file(path)
+        except InputError as exc:
+            skipped.append((str(path), str(exc)))
+            continue
+        for article in batch:
+            if article.doc_id in seen:
+                skipped.append((article.source, f"duplicate article id {article.doc_id!r}"))
+                continue
+            seen.add(article.doc_id)
+            articles.append(article)
+    return IngestReport(articles, skipped)
