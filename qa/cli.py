@@ -1,0 +1,320 @@
+"""The command line: parse, make one core call, format. The only module that imports click."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from .errors import QAError, UsageError
+
+INDEX_DIR_OPTION = click.option(
+    "--index-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="QA_INDEX_DIR",
+    default="index",
+    show_default=True,
+    help="Index folder (env QA_INDEX_DIR).",
+)
+MODEL_OPTION = click.option(
+    "--model", default=None, envvar="QA_MODEL",
+    help="Embedder name from models.lock (default: the index's model, else the lock's default).",
+)
+
+
+class _Progress:
+    """A click progress bar on stderr per stage; silent when stderr is not a terminal."""
+
+    def __init__(self):
+        self.bar = None
+        self.stage = None
+        self.enabled = sys.stderr.isatty()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = click.progressbar(length=max(total, 1), label=f"{stage:<10}", file=sys.stderr, width=30)
+            self.bar.__enter__()
+            self.done = 0
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _fail(exc: QAError):
+    if isinstance(exc, UsageError):
+        raise click.UsageError(str(exc))
+    raise click.ClickException(str(exc))
+
+
+def _embedder(model: str | None, index_dir: Path | None):
+    from .index import read_manifest
+    from .errors import IndexMissingError, IndexCorruptError
+    from .models import load_embedder
+
+    if model is None and index_dir is not None:
+        try:
+            model = read_manifest(index_dir).embedder.get("name")
+        except (IndexMissingError, IndexCorruptError):
+            model = None
+    return load_embedder(model)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except QAError as exc:
+            _fail(exc)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
+        except Exception as exc:  # a bug: one line for the user, the traceback with QA_DEBUG=1
+            if os.environ.get("QA_DEBUG"):
+                raise
+            raise click.ClickException(f"internal error: {exc.__class__.__name__}: {exc} (set QA_DEBUG=1 for details)")
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="qa")
+def main():
+    """Ask questions of a local news archive (Korean and English); answers are exact, cited spans.
+
+    \b
+    Example:
+      qa index seeds/
+      qa ask "엔비디아의 주가는 하루에 몇 퍼센트 급락했나?"
+    """
+
+
+@main.command("index")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@INDEX_DIR_OPTION
+@MODEL_OPTION
+@click.option("--prune", is_flag=True, help="Drop indexed articles that are not under PATHS.")
+@click.option("--rebuild", is_flag=True, help="Start over instead of reusing unchanged articles.")
+def index_command(paths, index_dir, model, prune, rebuild):
+    """Index article files or folders (.txt .md .html .jsonl); default: seeds/.
+
+    Unchanged articles are reused; changed ones are re-read. Example: qa index seeds/ --prune
+    """
+    from .session import update_index
+
+    progress = _Progress()
+    try:
+        result = update_index(list(paths) or ["seeds"], index_dir, _embedder(model, None if rebuild else index_dir),
+                              prune=prune, rebuild=rebuild, progress=progress)
+    finally:
+        progress.close()
+    for path, reason in result.report.skipped:
+        click.echo(f"skipped: {reason if path in reason else f'{path}: {reason}'}", err=True)
+    manifest = result.index.manifest
+    chunks = sum(d.chunks for d in manifest.docs)
+    click.echo(
+        f"indexed {len(manifest.docs)} articles, {chunks} chunks in {index_dir}/ "
+        f"({len(result.added)} added, {len(result.changed)} changed, {len(result.unchanged)} unchanged, "
+        f"{len(result.removed)} removed; {manifest.build_seconds:.1f} s)"
+    )
+
+
+def _result_json(result) -> dict:
+    return {
+        "question": result.question,
+        "language": result.language,
+        "answer": result.answer,
+        "confidence": result.confidence,
+        "gloss": result.gloss,
+        "citation": asdict(result.citation) if result.citation else None,
+        "passages": [
+            {"doc_id": p.chunk.doc_id, "title": p.title, "passage": p.chunk.text, "passage_start": p.chunk.start,
+             "passage_end": p.chunk.end, "score": round(p.score, 4)}
+            for p in result.passages
+        ],
+    }
+
+
+def _highlight(passage: str, start: int, end: int) -> str:
+    marked = click.style(passage[start:end], bold=True, underline=True)
+    if not sys.stdout.isatty():
+        marked = f"[[{passage[start:end]}]]"
+    return passage[:start] + marked + passage[end:]
+
+
+def _print_result(result, show_sources: bool = False) -> None:
+    if result.answer is None:
+        click.echo(f"No answer in the archive (confidence {result.confidence:.2f} is below the decline threshold).")
+    else:
+        citation = result.citation
+        gloss = f"  (≈ {result.gloss})" if result.gloss else ""
+        click.echo(f"Answer: {result.answer}{gloss}   confidence {result.confidence:.2f}")
+        click.echo(f"Source: {citation.doc_id} — {citation.title}  [chars {citation.start}–{citation.end}]")
+        passage = _highlight(citation.passage, citation.start - citation.passage_start, citation.end - citation.passage_start)
+        click.echo("  " + passage.replace("\n", "\n  "))
+    if show_sources:
+        _print_sources(result)
+
+
+def _print_sources(result) -> None:
+    for rank, p in enumerate(result.passages, start=1):
+        text = " ".join(p.chunk.text.split())
+        click.echo(f"{rank}. {p.chunk.doc_id} [{p.chunk.start}–{p.chunk.end}] score {p.score:.3f} — {p.title}")
+        click.echo(f"   {text[:300]}{'…' if len(text) > 300 else ''}")
+
+
+def _session(index_dir: Path, model: str | None):
+    from .session import Session
+
+    progress = _Progress()
+    try:
+        return Session(index_dir, _embedder(model, index_dir), progress=progress)
+    finally:
+        progress.close()
+
+
+@main.command()
+@click.argument("question")
+@INDEX_DIR_OPTION
+@MODEL_OPTION
+@click.option("--k", "k", default=5, show_default=True, type=click.IntRange(1, 50), help="Passages to retrieve.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--sources", is_flag=True, help="Also list the retrieved passages.")
+def ask(question, index_dir, model, k, as_json, sources):
+    """Answer QUESTION (Korean or English) with an exact span from the archive, or decline.
+
+    Builds the index from seeds/ on first use. Example: qa ask "Who is the author of the newsletter?"
+    """
+    from .session import validate_question
+
+    validate_question(question)  # before loading anything
+    result = _session(index_dir, model).ask(question, k=k)
+    if as_json:
+        click.echo(json.dumps(_result_json(result), ensure_ascii=False))
+    else:
+        _print_result(result, show_sources=sources)
+
+
+@main.command()
+@INDEX_DIR_OPTION
+@MODEL_OPTION
+@click.option("--k", "k", default=5, show_default=True, type=click.IntRange(1, 50), help="Passages to retrieve.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per question.")
+def chat(index_dir, model, k, as_json):
+    """Ask question after question with the model loaded once.
+
+    \b
+    Type a question and press Enter; `:sources` lists the last answer's passages, `:q` quits.
+    Example: printf 'R1은 언제 출시됐나?\\n:sources\\n' | qa chat
+    """
+    interactive = sys.stdin.isatty()
+    if interactive:
+        import readline  # noqa: F401  (line editing and history for input())
+    session = _session(index_dir, model)
+    if interactive:
+        click.echo("Ask a question (:sources for the last answer's passages, :q to quit).", err=True)
+    last = None
+    while True:
+        try:
+            line = input("qa> " if interactive else "")
+        except EOFError:
+            break
+        except KeyboardInterrupt:
+            click.echo("", err=True)
+            break
+        line = line.strip()
+        if not line:
+            continue
+        if line in (":q", ":quit", ":exit"):
+            break
+        if line == ":sources":
+            if last is None:
+                click.echo("no question asked yet", err=True)
+            elif as_json:
+                click.echo(json.dumps(_result_json(last)["passages"], ensure_ascii=False))
+            else:
+                _print_sources(last)
+            continue
+        try:
+            last = session.ask(line, k=k)
+        except UsageError as exc:
+            click.echo(f"error: {exc}", err=True)
+            continue
+        if as_json:
+            click.echo(json.dumps(_result_json(last), ensure_ascii=False))
+        else:
+            _print_result(last)
+        sys.stdout.flush()
+
+
+@main.command()
+@INDEX_DIR_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+def docs(index_dir, as_json):
+    """List the indexed articles: id, language, chunks, when indexed, title. Example: qa docs"""
+    from .session import index_status
+
+    manifest = index_status(index_dir)
+    for doc in manifest.docs:
+        if as_json:
+            click.echo(json.dumps(asdict(doc), ensure_ascii=False))
+        else:
+            click.echo(f"{doc.doc_id}\t{doc.lang}\t{doc.chunks:>4} chunks\t{doc.indexed_at}\t{doc.title}")
+
+
+@main.command()
+@click.argument("doc_ids", nargs=-1, required=True)
+@INDEX_DIR_OPTION
+def remove(doc_ids, index_dir):
+    """Remove articles from the index by id. Example: qa remove 004_51241d96c21cc8a8"""
+    from .session import remove_documents
+
+    index = remove_documents(list(doc_ids), index_dir, _embedder(None, index_dir))
+    click.echo(f"removed {len(doc_ids)}; {len(index.manifest.docs)} articles remain")
+
+
+@main.group()
+def models():
+    """Inspect the pinned models in models.lock. Example: qa models verify"""
+
+
+@models.command("list")
+def models_list():
+    """List pinned models: name, role, source, revision, where the files are. Example: qa models list"""
+    from .models import load_lock
+
+    for entry in load_lock():
+        default = " (default)" if entry.default else ""
+        click.echo(f"{entry.name}{default}\t{entry.role}\t{entry.backend}\t{entry.source}\t{entry.revision}\t{entry.resolved_dir()}")
+
+
+@models.command("verify")
+@click.argument("names", nargs=-1)
+def models_verify(names):
+    """Check every pinned file's sha256 (exit 1 naming the file on a mismatch). Example: qa models verify"""
+    from .models import load_lock, verify
+
+    entries = [e for e in load_lock() if not names or e.name in names]
+    unknown = set(names) - {e.name for e in entries}
+    if unknown:
+        raise click.UsageError(f"not in models.lock: {', '.join(sorted(unknown))}")
+    problems = [p for e in entries for p in verify(e)]
+    for problem in problems:
+        click.echo(f"FAIL {problem}", err=True)
+    if problems:
+        raise click.ClickException(f"{len(problems)} pinned file(s) do not match models.lock")
+    click.echo(f"ok: {len(entries)} model(s), every file matches its sha256")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,192 @@
+"""The pipeline behind the commands: one loaded model and index, questions in, cited answers out.
+
+``qa ask`` makes one Session per process; ``qa chat`` and ``qa eval`` keep one for many questions.
+"""
+from __future__ import annotations
+
+import os
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .answer import DEFAULT_DECLINE_THRESHOLD, EvidenceSentence, extract_answer, gloss
+from .chunk import ChunkSettings
+from .embed import Embedder
+from .errors import IndexMissingError, QAError, UsageError
+from .index import BuildLock, Index, Progress, build_index, load_index, read_manifest
+from .ingest import IngestReport, ingest
+from .question import analyze_question
+from .retrieve import Passage, retrieve
+
+MAX_QUESTION_CHARS = 1000
+DEFAULT_SOURCES = ("seeds",)
+
+
+def default_index_dir() -> Path:
+    return Path(os.environ.get("QA_INDEX_DIR") or "index")
+
+
+@dataclass
+class Citation:
+    doc_id: str
+    title: str
+    start: int
+    end: int
+    passage: str
+    passage_start: int
+    passage_end: int
+
+
+@dataclass
+class AskResult:
+    question: str
+    language: str
+    answer: str | None
+    confidence: float
+    citation: Citation | None
+    passages: list[Passage]
+    gloss: str | None = None
+    answer_type: str | None = None
+
+
+@dataclass
+class IndexResult:
+    index: Index
+    report: IngestReport
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+def validate_question(question: str) -> str:
+    question = question.strip()
+    if not question:
+        raise UsageError("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise UsageError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}")
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in question):
+        raise UsageError("the question has no words in it")
+    return question
+
+
+def update_index(
+    paths: list[str],
+    index_dir: Path,
+    embedder: Embedder,
+    prune: bool = False,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> IndexResult:
+    """Add or refresh the articles under ``paths``; keep what is already indexed unless ``prune``.
+
+    Unchanged articles reuse their stored sentences and vectors (content hash in the manifest)."""
+    report = ingest(paths)
+    if not report.articles and not report.skipped:
+        raise UsageError("no input files given")
+    with BuildLock(index_dir):
+        previous = None
+        if not rebuild:
+            try:
+                previous = load_index(index_dir)
+            except IndexMissingError:
+                previous = None
+            except QAError:
+                previous = None  # damaged or other model: start over, old version stays until the swap
+        new_ids = {a.doc_id for a in report.articles}
+        kept = [] if (previous is None or prune) else [
+            a for doc_id, a in previous.articles.items() if doc_id not in new_ids
+        ]
+        if not report.articles and not kept:
+            reasons = "; ".join(reason for _, reason in report.skipped[:3])
+            raise QAError(f"nothing to index: {reasons}")
+        old_hashes = {d.doc_id: d.sha256 for d in previous.manifest.docs} if previous else {}
+        index = build_index(kept + report.articles, index_dir, embedder, ChunkSettings(), previous, progress)
+    result = IndexResult(index, report)
+    for article in report.articles:
+        if article.doc_id not in old_hashes:
+            result.added.append(article.doc_id)
+        elif old_hashes[article.doc_id] != article.content_hash:
+            result.changed.append(article.doc_id)
+        else:
+            result.unchanged.append(article.doc_id)
+    result.removed = sorted(set(old_hashes) - {d.doc_id for d in index.manifest.docs})
+    return result
+
+
+def remove_documents(doc_ids: list[str], index_dir: Path, embedder: Embedder) -> Index:
+    with BuildLock(index_dir):
+        previous = load_index(index_dir, embedder.info)
+        unknown = [d for d in doc_ids if d not in previous.articles]
+        if unknown:
+            raise UsageError(f"not in the index: {', '.join(unknown)} (see `qa docs`)")
+        kept = [a for doc_id, a in previous.articles.items() if doc_id not in set(doc_ids)]
+        if not kept:
+            raise UsageError("removing these would leave the index empty; delete the index folder instead")
+        return build_index(kept, index_dir, embedder, ChunkSettings(), previous)
+
+
+class Session:
+    """A loaded embedder and index; builds the index from ``sources`` on first use if there is none."""
+
+    def __init__(self, index_dir: Path, embedder: Embedder, sources: tuple[str, ...] = DEFAULT_SOURCES,
+                 progress: Progress | None = None, decline_threshold: float = DEFAULT_DECLINE_THRESHOLD):
+        self.embedder = embedder
+        self.decline_threshold = decline_threshold
+        try:
+            self.index = load_index(index_dir, embedder.info)
+        except IndexMissingError:
+            existing = [s for s in sources if Path(s).exists()]
+            if not existing:
+                raise
+            self.index = update_index(existing, index_dir, embedder, progress=progress).index
+
+    def ask(self, question: str, k: int = 5) -> AskResult:
+        question = validate_question(question)
+        analysis = analyze_question(question)
+        retrieval = retrieve(self.index, self.embedder, question, k=k)
+        evidence = self._evidence(retrieval.passages, retrieval.query_vector)
+        span = extract_answer(analysis, evidence)
+        result = AskResult(question, retrieval.language, None, 0.0, None, retrieval.passages)
+        if span is None:
+            return result
+        result.confidence = round(float(span.confidence), 4)
+        result.answer_type = span.answer_type
+        if span.confidence < self.decline_threshold:
+            return result
+        passage = next(
+            (p for p in retrieval.passages if p.chunk.doc_id == span.doc_id and p.chunk.start <= span.start and span.end <= p.chunk.end),
+            None,
+        )
+        article = self.index.articles[span.doc_id]
+        passage_start, passage_end = (passage.chunk.start, passage.chunk.end) if passage else (span.sentence.start, span.sentence.end)
+        result.answer = span.text
+        result.citation = Citation(
+            doc_id=span.doc_id,
+            title=article.title,
+            start=span.start,
+            end=span.end,
+            passage=article.text[passage_start:passage_end],
+            passage_start=passage_start,
+            passage_end=passage_end,
+        )
+        if retrieval.language == "en" and article.lang == "ko":
+            result.gloss = gloss(span.text)
+        return result
+
+    def _evidence(self, passages: list[Passage], query_vector) -> list[EvidenceSentence]:
+        """Sentences of the retrieved chunks, each once (chunks overlap), with the best chunk's score."""
+        seen: dict[int, EvidenceSentence] = {}
+        for rank, passage in enumerate(passages):
+            for sid in passage.chunk.sentence_ids:
+                if sid in seen:
+                    continue
+                sentence = self.index.sentences[sid]
+                similarity = float(self.index.sentence_vectors[sid] @ query_vector)
+                seen[sid] = EvidenceSentence(sentence, passage.title, similarity, passage.score, rank)
+        return list(seen.values())
+
+
+def index_status(index_dir: Path):
+    """The manifest of the index at ``index_dir`` (for `qa docs`)."""
+    return read_manifest(index_dir)
