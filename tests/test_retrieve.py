@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from qa.index import LexicalIndex, load_index
+from qa.retrieve import LEXICAL_WEIGHT, query_terms, retrieve
+
+from conftest import FakeEmbedder
+
+CHUNKS = [
+    ["엔비디아", "주가", "급락", "2025", "엔비디아"],
+    ["딥시크", "모델", "출시", "r1"],
+    ["엔비디아", "h800", "칩", "수출", "규제", "중국"],
+    ["오픈", "ai", "투자"],
+]
+
+
+def test_bm25_matches_the_bm25s_reference():
+    bm25s = pytest.importorskip("bm25s")
+    reference = bm25s.BM25(method="lucene", k1=1.2, b=0.75)
+    vocab = {}
+    ids = [[vocab.setdefault(t, len(vocab)) for t in terms] for terms in CHUNKS]
+    reference.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
+    ours = LexicalIndex(CHUNKS)
+    for query in (["엔비디아"], ["엔비디아", "칩"], ["딥시크", "r1", "없는말"], ["h800", "h800"]):
+        expected = reference.get_scores([vocab[t] for t in query if t in vocab])
+        np.testing.assert_allclose(ours.scores(query), expected, rtol=1e-5)
+
+
+def test_query_terms_use_the_index_vocabulary_without_an_analyser():
+    vocabulary = {"엔비디아", "주가", "급락", "딥시크", "학습", "시간", "칩"}
+    terms = query_terms("엔비디아의 주가는 딥시크-V3를 학습시키는 데 몇 H800 칩이 필요했나?", vocabulary)
+    assert terms == ["v3", "h800", "엔비디아", "주가", "딥시크", "학습", "칩"]
+    # A one-syllable term only at a word's start: the particle 이 in 칩이 is not a noun.
+    assert query_terms("이 칩이", {"이", "칩"}) == ["이", "칩"]
+
+
+@pytest.mark.slow
+def test_fusion_weights_lexical_evidence_by_language(seeds_index_fake):
+    embedder = FakeEmbedder()
+    index = load_index(seeds_index_fake, embedder.info)
+    korean = retrieve(index, embedder, "스타게이트 프로젝트의 투자 규모는?", k=3)
+    assert korean.language == "ko"
+    assert korean.passages[0].chunk.doc_id == "004_51241d96c21cc8a8"
+    assert "스타게이트" in korean.passages[0].chunk.text
+    english = retrieve(index, embedder, "What is the Stargate project's investment size?", k=3)
+    assert english.language == "en"
+    assert LEXICAL_WEIGHT[False] < LEXICAL_WEIGHT[True]
+    scores = [p.score for p in english.passages]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= p.score <= 1.0 for p in korean.passages + english.passages)
+
+
+@pytest.mark.slow
+def test_ties_are_broken_by_chunk_id(seeds_index_fake):
+    embedder = FakeEmbedder()
+    index = load_index(seeds_index_fake, embedder.info)
+    first = [p.chunk.chunk_id for p in retrieve(index, embedder, "AI", k=10).passages]
+    second = [p.chunk.chunk_id for p in retrieve(index, embedder, "AI", k=10).passages]
+    assert first == second
