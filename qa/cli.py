@@ -301,9 +301,15 @@ def models_list():
     """List pinned models: name, role, source, revision, where the files are. Example: qa models list"""
     from .models import load_lock
 
+    from .errors import ModelError
+
     for entry in load_lock():
         default = " (default)" if entry.default else ""
-        click.echo(f"{entry.name}{default}\t{entry.role}\t{entry.backend}\t{entry.source}\t{entry.revision}\t{entry.resolved_dir()}")
+        try:
+            where = str(entry.resolved_dir())
+        except ModelError:
+            where = "(not installed)"
+        click.echo(f"{entry.name}{default}\t{entry.role}\t{entry.backend}\t{entry.source}\t{entry.revision}\t{where}")
 
 
 @models.command("verify")
@@ -316,7 +322,7 @@ def models_verify(names):
     unknown = set(names) - {e.name for e in entries}
     if unknown:
         raise click.UsageError(f"not in models.lock: {', '.join(sorted(unknown))}")
-    problems = [p for e in entries for p in verify(e)]
+    problems = [p for e in entries for p in verify(e, rehash=True)]  # re-read the files, not the cache
     for problem in problems:
         click.echo(f"FAIL {problem}", err=True)
     if problems:

