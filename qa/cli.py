@@ -214,6 +214,46 @@ def ask(question, index_dir, model, k, as_json, sources):
 
 
 @main.command()
+@click.argument("doc_ids", nargs=-1)
+@click.option("--all", "all_docs", is_flag=True, help="Summarize every indexed article together.")
+@click.option("--query", default=None, help="Summarize the articles retrieved for this topic or question, focused on it.")
+@click.option("--sentences", "max_sentences", type=int, default=None,
+              help="Sentences to extract (default: 3 for one article, up to 7 for several).")
+@click.option("--chars", "max_chars", type=int, default=None, help="At most this many characters in all.")
+@click.option("--lang", type=click.Choice(["ko", "en"]), default=None,
+              help="Summary language; sentences from articles in the other language are translated by the "
+                   "translator pinned in models.lock (citations stay on the originals).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@INDEX_DIR_OPTION
+@MODEL_OPTION
+def summarize(doc_ids, all_docs, query, max_sentences, max_chars, lang, as_json, index_dir, model):
+    """Extractive summary of DOC_IDS, of --all articles, or of what the archive says about --query.
+
+    Every sentence is quoted from an article and cited by id and character offsets.
+
+    \b
+    Examples:
+      qa summarize 002_68cb2df34e3786ef
+      qa summarize --all --sentences 5
+      qa summarize --query "H800 칩 수출 규제" --json
+    """
+    from .summarize import summarize as summarize_articles
+
+    session = _session(index_dir, model)
+    summary = summarize_articles(session.index, session.embedder, doc_ids=list(doc_ids), all_docs=all_docs,
+                                 query=query, max_sentences=max_sentences, max_chars=max_chars, lang=lang)
+    if as_json:
+        click.echo(json.dumps(summary.to_json(), ensure_ascii=False))
+        return
+    for s in summary.sentences:
+        click.echo(f"- {s.translation or s.text}")
+        if s.translation:
+            click.echo(f"  (original: {s.text})")
+        click.echo(f"  [{s.doc_id} chars {s.start}–{s.end}] {s.title}")
+    click.echo(f"{len(summary.sentences)} sentences from {len({s.doc_id for s in summary.sentences})} article(s); {summary.method}", err=True)
+
+
+@main.command()
 @INDEX_DIR_OPTION
 @MODEL_OPTION
 @click.option("--k", "k", default=5, show_default=True, type=click.IntRange(1, 50), help="Passages to retrieve.")
