@@ -1,0 +1,80 @@
+"""Speed figures for the README, measured in one run on this machine:
+
+- index build of the seeds (wall time, chunks/s, peak memory) into a fresh folder;
+- cold `qa ask` on the built index (new process each time), median of 5, and its peak memory;
+- `qa chat`: median seconds per question over the public gold questions piped in.
+
+    python bench/latency.py [--gold ../shared/gold/seeds.jsonl]
+
+No timed unit tests: these are figures to read, not thresholds to trip.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+QA = [sys.executable, "-m", "qa.cli"]
+
+
+def timed(args: list[str], stdin: str | None = None, env: dict | None = None) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS of this child in MB (read by a wrapper around it), stdout."""
+    wrapper = [sys.executable, "-c", _PEAK_WRAPPER, *args]
+    started = time.perf_counter()
+    done = subprocess.run(wrapper, input=stdin, capture_output=True, text=True, cwd=ROOT, env=env)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed: {done.stderr.strip()}")
+    peak = int(done.stderr.strip().splitlines()[-1].split("=")[1])
+    return seconds, peak // 1024, done.stdout
+
+
+# Runs the command as its own child and prints that child's peak RSS (KB) last on stderr.
+_PEAK_WRAPPER = """
+import resource, subprocess, sys
+code = subprocess.call(sys.argv[1:])
+print("peak_kb=%d" % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--gold", default=str(ROOT.parent / "shared/gold/seeds.jsonl"))
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    env = dict(os.environ)
+    with tempfile.TemporaryDirectory() as scratch:
+        index_dir = str(Path(scratch) / "index")
+        seconds, peak, out = timed(QA + ["index", "seeds", "--index-dir", index_dir], env=env)
+        chunks = int(out.split(" chunks")[0].split()[-1])
+        print(f"index build (seeds): {seconds:.1f} s wall, {chunks} chunks, {chunks / seconds:.1f} chunks/s, peak {peak} MB")
+        seconds, _, _ = timed(QA + ["index", "seeds", "--index-dir", index_dir], env=env)
+        print(f"re-index, nothing changed: {seconds:.2f} s")
+
+        question = "엔비디아의 주가는 하루에 몇 퍼센트 급락했나?"
+        cold = [timed(QA + ["ask", question, "--index-dir", index_dir], env=env)[0] for _ in range(args.runs)]
+        _, peak, _ = timed(QA + ["ask", question, "--index-dir", index_dir], env=env)
+        print(f"cold qa ask: median {statistics.median(cold):.3f} s of {args.runs} (min {min(cold):.3f}, max {max(cold):.3f}), peak {peak} MB")
+        english = "How many H800 GPU hours did the training take?"
+        cold_en = [timed(QA + ["ask", english, "--index-dir", index_dir], env=env)[0] for _ in range(args.runs)]
+        print(f"cold qa ask (English): median {statistics.median(cold_en):.3f} s of {args.runs}")
+
+        questions = [json.loads(line)["question"] for line in Path(args.gold).read_text(encoding="utf-8").splitlines() if line.strip()]
+        # Time per question from inside one chat process: total minus the start-up, divided by questions.
+        start_only, _, _ = timed(QA + ["chat", "--json", "--index-dir", index_dir], stdin="", env=env)
+        total, _, out = timed(QA + ["chat", "--json", "--index-dir", index_dir], stdin="\n".join(questions) + "\n", env=env)
+        answered = len(out.strip().splitlines())
+        print(f"qa chat: {answered} questions in {total:.2f} s; start-up {start_only:.2f} s; "
+              f"{(total - start_only) / max(answered, 1):.3f} s per question (mean after start-up)")
+
+
+if __name__ == "__main__":
+    main()
