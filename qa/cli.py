@@ -305,6 +305,56 @@ def chat(index_dir, model, k, as_json):
         sys.stdout.flush()
 
 
+@main.command("eval")
+@click.argument("gold", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "gold_format", type=click.Choice(["seeds", "korquad"]), default="seeds", show_default=True,
+              help="seeds: JSONL of {id, lang, question, answers, doc}; korquad: SQuAD v1.1 JSON.")
+@INDEX_DIR_OPTION
+@MODEL_OPTION
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="QA_CACHE_DIR", default=None,
+              help="Where --format korquad keeps its index of all paragraphs, reused by file hash and model "
+                   "(env QA_CACHE_DIR; default ~/.cache/qa).")
+@click.option("--k", "k", default=5, show_default=True, type=click.IntRange(1, 50), help="Passages to retrieve (hit@k, MRR@k).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N questions.")
+@click.option("--sample", type=click.IntRange(min=1), default=None, help="A random N questions, fixed by --seed.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --sample.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON report: metrics and one record per question.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the JSON report to this file.")
+@click.option("--min-f1", type=click.FloatRange(0, 1), default=None,
+              help="Exit 1 if overall KorQuAD F1 is below X, a fraction (0.6 = F1 60).")
+@click.option("--min-hit", type=click.FloatRange(0, 1), default=None,
+              help="Exit 1 if overall hit@k is below X, a fraction (0.8 = 80%).")
+def eval_command(gold, gold_format, index_dir, model, cache_dir, k, limit, sample, seed, as_json, out, min_f1, min_hit):
+    """Score answers, retrieval, declines, citations and latency against the gold answers in GOLD.
+
+    Ctrl-C prints the report so far (exit 130).
+
+    \b
+    Examples:
+      qa eval ../shared/gold/seeds.jsonl --min-f1 0.5
+      qa eval ../shared/data/korquad/KorQuAD_v1.0_dev.json --format korquad --sample 500 --seed 0
+    """
+    from .evaluate import format_report, load_gold, report_json, run_eval, threshold_failures
+
+    gold_set = load_gold(gold, gold_format, limit=limit, sample=sample, seed=seed)  # before loading the model
+    progress = _Progress()
+    try:
+        embedder = _embedder(model, index_dir if gold_format == "seeds" else None)
+        report = run_eval(gold_set, embedder, index_dir=index_dir, k=k, cache_dir=cache_dir, progress=progress)
+    finally:
+        progress.close()
+    data = report_json(report)
+    if out is not None:
+        out.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    click.echo(json.dumps(data, ensure_ascii=False) if as_json else format_report(report))
+    if report.interrupted:
+        click.echo(f"interrupted after {len(report.runs)} of {report.planned} questions", err=True)
+        sys.exit(130)
+    failures = threshold_failures(report, min_f1=min_f1, min_hit=min_hit)
+    if failures:
+        raise click.ClickException("; ".join(failures))
+
+
 @main.command()
 @INDEX_DIR_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")

@@ -22,7 +22,7 @@ SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
 MAX_FILE_BYTES = 16 * 1024 * 1024
 # Sentence splitters are superlinear on long input (pysbd on one 200 KB line: 16 s; Kiwi on a 1 MB line:
 # 27 s), so a kept line longer than this is cut into windows, at a sentence end or a space, before analysis.
-MAX_SEGMENT_CHARS = 2000
+MAX_SEGMENT_CHARS = 5000
 LONG_LINE_CHARS = 1000  # a line this long is article text (a page scraped onto one line), never a menu or footer
 _TAIL_CHARS = 200  # end-anchored patterns look at most this far back: they stay linear on any line
 
@@ -77,12 +77,17 @@ def detect_language(text: str) -> str:
 # --- boilerplate --------------------------------------------------------------------------------------
 
 _IMAGE_FILE = re.compile(r"^\S+\.(?:png|jpe?g|gif|webp|bmp|svg)(?:\?\S*)?(?:\s|$)", re.IGNORECASE)
+# Phrases that mark a line as boilerplate wherever they stand in it (copyright notices)...
 _BOILERPLATE_PHRASES = re.compile(
     r"본문\s*바로가기|무단\s*(?:전재|사용|복제)|재배포\s*금지|All rights reserved|Copyright\s*(?:ⓒ|©|\(C\))"
-    r"|기사가 속한 카테고리|한 기사를 두 개 이상의 카테고리|해당 언론사로 연결|지금 봐야할 뉴스|주요뉴스$"
-    r"|쇼핑 핫아이템|매거진의 이전글|구독하기|좋아요|공유하기|^댓글\s*\d*$|기사제보|^관련\s*(?:기사|뉴스)"
-    r"|^(?:AD|keyword|brunch|뉴스|광고)$|Skip to (?:main )?content|Sign in|Subscribe|Advertisement"
-    r"|^by\s+\S+$|이 기사를 추천|^▶|^☞",
+    r"|기사가 속한 카테고리|한 기사를 두 개 이상의 카테고리|해당 언론사로 연결|지금 봐야할 뉴스|이 기사를 추천",
+    re.IGNORECASE,
+)
+# ...and menu items that are boilerplate only as a whole short line ("좋아요" inside a sentence is text).
+_MENU_LINE = re.compile(
+    r"^(?:AD|keyword|brunch|뉴스|광고|좋아요|구독하기|공유하기|댓글\s*\d*|기사제보|주요뉴스|쇼핑 핫아이템|매거진의 이전글.*"
+    r"|관련\s*(?:기사|뉴스)|Skip to (?:main )?content|Sign in|Subscribe|Advertisement|by\s+\S+|[가-힣A-Za-z]+ 주요뉴스"
+    r"|[▶☞].{0,60})$",
     re.IGNORECASE,
 )
 _PHOTO_CREDIT = re.compile(r"ⓒ|©|/사진=|\(사진=|사진\s*제공|^▲|^△|^본문 이미지|^\[사진\]|Photo:|Getty Images")
@@ -102,7 +107,8 @@ _TRAIL_BYLINE = re.compile(r"\s+[가-힣]{2,4}\s?(?:기자|특파원)\s*$")
 _TRAILING_SYMBOLS = re.compile(r"[^\w.!?…\"'”’)\]]+$")
 _SENTENCE_END = re.compile(r"(?:[다요죠음임함까][.!?…]?|[.!?…][\"'”’)]?)\s*$")
 _NONWORD = re.compile(r"[^\w]+", re.UNICODE)
-_WINDOW_CUT = re.compile(r"[.!?…。][\"'”’)\]]*\s+|\s+")
+_SENTENCE_BREAK = re.compile(r"[.!?…。][\"'”’)\]]*(?=\s)")
+_SPACES = re.compile(r"\s+")
 
 
 def _is_boilerplate(line: str) -> bool:
@@ -111,7 +117,9 @@ def _is_boilerplate(line: str) -> bool:
         return True
     if len(stripped) > LONG_LINE_CHARS:
         return False
-    if _IMAGE_FILE.match(stripped) or _PHOTO_CREDIT.search(stripped) or _BOILERPLATE_PHRASES.search(stripped):
+    if _IMAGE_FILE.match(stripped) or _MENU_LINE.match(stripped):
+        return True
+    if _PHOTO_CREDIT.search(stripped) or _BOILERPLATE_PHRASES.search(stripped):
         return True
     if _FOOTER_FIELD.match(stripped) or _HASHTAGS.match(stripped) or _ISSUE_LIST.match(stripped):
         return True
@@ -186,25 +194,31 @@ def find_segments(text: str) -> list[Segment]:
 
 
 def _windows(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
-    """``text[start:end]`` in pieces of at most MAX_SEGMENT_CHARS, cut after the last sentence end (else the
-    last space) in each piece's second half, else hard; no piece starts or ends with whitespace."""
+    """``text[start:end]`` in pieces of at most MAX_SEGMENT_CHARS, each cut after the last sentence end in its
+    second half, else before the last space there, else hard; no piece starts or ends with whitespace."""
     while end - start > MAX_SEGMENT_CHARS:
-        limit = start + MAX_SEGMENT_CHARS
-        cut = stop = limit
-        for match in _WINDOW_CUT.finditer(text, start + MAX_SEGMENT_CHARS // 2, limit):
-            if match.group()[0].isspace() and stop != limit and not text[stop - 1].isspace():
-                continue  # keep the later sentence end rather than a later space
-            stop, cut = match.end(), match.start() + len(match.group().rstrip())
+        half, limit = start + MAX_SEGMENT_CHARS // 2, start + MAX_SEGMENT_CHARS
+        cut = _last_end(_SENTENCE_BREAK, text, half, limit) or _last_start(_SPACES, text, half, limit) or limit
         piece_end = cut
         while piece_end > start and text[piece_end - 1].isspace():
             piece_end -= 1
         if piece_end > start:
             yield start, piece_end
-        start = stop
+        start = cut
         while start < end and text[start].isspace():
             start += 1
     if end > start:
         yield start, end
+
+
+def _last_end(pattern: re.Pattern, text: str, start: int, stop: int) -> int | None:
+    ends = [m.end() for m in pattern.finditer(text, start, stop)]
+    return ends[-1] if ends else None
+
+
+def _last_start(pattern: re.Pattern, text: str, start: int, stop: int) -> int | None:
+    starts = [m.start() for m in pattern.finditer(text, start, stop)]
+    return starts[-1] if starts else None
 
 
 def _title_from(text: str, fallback: str) -> str:
