@@ -470,14 +470,11 @@ def korquad_articles(data: dict, source: str = "KorQuAD") -> tuple[list[dict], l
 # A KorQuAD run indexes the file's paragraphs once and keeps the index under the user cache:
 #   $QA_CACHE_DIR (default $XDG_CACHE_HOME/qa, i.e. ~/.cache/qa) / eval / <file stem>-<sha256[:12] of the file>
 #       / <embedder name>-<key[:12]> / {articles.jsonl, index/, built.json}
-# where key hashes the embedder (name, revision, weights sha256), the chunker settings, the index format,
-# the qa version and the source of the modules that decide what an index holds (_INDEXING_CODE), so an
-# edit to the cleaning or chunking rules cannot leave a stale index in use. built.json is written last,
+# where key hashes the embedder (name, revision, weights sha256), the chunker settings and the index format
+# (qa.index.FORMAT_VERSION: bump it when what an index holds changes; hashing our own source instead made
+# every refactor cost a 30-minute rebuild). built.json is written last,
 # after a complete build, so a second run with the same file, model and code loads the index without
 # ingesting or embedding anything; anything else builds in a fresh folder (old ones can be deleted).
-
-_INDEXING_CODE = ("ingest.py", "chunk.py", "embed.py", "index.py")
-
 
 def default_cache_dir() -> Path:
     if os.environ.get("QA_CACHE_DIR"):
@@ -486,15 +483,12 @@ def default_cache_dir() -> Path:
 
 
 def korquad_cache_folder(gold: GoldSet, info, cache_dir: Path | None = None) -> Path:
-    from qa import __version__
     from qa.chunk import ChunkSettings
     from qa.index import FORMAT_VERSION
 
-    package = Path(__file__).resolve().parent
-    code = {name: hashlib.sha256((package / name).read_bytes()).hexdigest() for name in _INDEXING_CODE}
     key = hashlib.sha256(json.dumps(
         {"embedder": [info.name, info.backend, info.revision, info.sha256, info.dimension],
-         "chunker": ChunkSettings().as_dict(), "index_format": FORMAT_VERSION, "qa": __version__, "code": code},
+         "chunker": ChunkSettings().as_dict(), "index_format": FORMAT_VERSION},
         sort_keys=True,
     ).encode()).hexdigest()
     model = re.sub(r"[^A-Za-z0-9._-]+", "_", info.name)
