@@ -1,0 +1,826 @@
+"""Stage 6: pick the exact answer span out of retrieved evidence sentences.
+
+No reader model: candidates are built from the Kiwi tokens stored with each sentence at index time
+(numbers with their units, dates, name runs, quoted titles, noun phrases, coordinated lists) and scored
+with a handful of features (does the candidate fit the asked type, how close it sits to the question's
+words, does it merely repeat the question, does its unit agree, how good is its sentence). The score is
+squashed into a confidence in [0, 1]; below ``DEFAULT_DECLINE_THRESHOLD`` the caller should decline.
+
+Every span is cut from ``sentence.text`` by the tokens' absolute offsets, so
+``article.text[start:end] == sentence.text[start - sentence.start:end - sentence.start] == text``.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from .chunk import Sentence, Token
+from .question import QuestionAnalysis, canonical_unit
+
+DEFAULT_DECLINE_THRESHOLD = 0.35
+
+
+@dataclass
+class EvidenceSentence:
+    sentence: Sentence
+    title: str
+    similarity: float  # cosine between the question's and this sentence's e5 embeddings
+    passage_score: float  # fused retrieval score of the chunk it came from, in [0, 1]
+    passage_rank: int  # 0-based rank of that chunk
+
+
+@dataclass
+class AnswerSpan:
+    doc_id: str
+    start: int  # absolute, half-open, into the article text
+    end: int
+    text: str
+    confidence: float
+    sentence: Sentence
+    answer_type: str  # the kind of candidate chosen ('number', 'date', 'person', ...)
+    alternatives: list[AnswerSpan] = field(default_factory=list)  # next best distinct answers, best first
+
+
+# --- token classes -------------------------------------------------------------------------------------
+
+_NOUNISH = frozenset({"NNG", "NNP", "NNB", "NR", "SL", "SH", "SN", "XPN", "XSN", "W_SERIAL", "W_HASHTAG"})
+_NAMEISH = frozenset({"NNP", "SL", "SH"})
+_MAGNITUDES = frozenset({"십", "백", "천", "만", "억", "조", "천만", "백만", "십만", "천억", "백억", "십억", "경"})
+_NUMERAL_WORDS = frozenset("한 두 세 네 다섯 여섯 일곱 여덟 아홉 열 스무 수십 수백 수천 수만 하나 둘 셋 넷".split())
+_APPROX_PREFIXES = frozenset({"약", "총", "최대", "최소", "무려", "대략", "불과"})
+_DATE_UNITS = frozenset({"년", "월", "일", "년도", "년대", "세기", "시", "분", "초", "일자"})
+_UNIT_NOUNS = frozenset(
+    "시간 퍼센트 달러 원 개 명 배 위 번 차례 세 살 개월 주 주일 년간 일간 km m kg cm mm GB TB MB 톤 대 곳 건 회 점 골 승 패 "
+    "편 권 장 척 마리 가구 호 층 부 쪽 종 가지 개국 개사 파라미터 매개변수 비트 bit B".split()
+)
+_TITLES = frozenset(
+    "의원 교수 대통령 회장 사장 대표 장관 기자 CEO 최고경영자 총리 위원장 씨 박사 감독 선수 작가 총재 부회장 부사장 이사 "
+    "연구원 애널리스트 분석가 대변인 의장 장군 국왕 왕 여왕 황제 총장 원장 청장 국장 부장 실장 단장 차관 판사 검사 변호사 "
+    "시장 지사 군수 구청장 목사 신부 스님 선생 작곡가 가수 배우 창업자 설립자 공동창업자 CFO CTO COO 교황 주교 의사 "
+    "전 前 현 고".split()
+)
+_ORG_SUFFIXES = (
+    "그룹", "연구소", "연구원", "대학교", "대학", "은행", "협회", "위원회", "재단", "공사", "공단", "전자", "증권", "기구",
+    "연합", "연맹", "정부", "부", "청", "처", "원", "당", "사", "회", "단", "팀", "구단", "클럽", "학교", "방송", "일보",
+    "신문", "뉴스", "통신", "랩", "랩스", "테크", "소프트", "홀딩스", "생명", "화재", "건설", "중공업", "자동차", "제약",
+    "바이오", "텔레콤", "모바일", "반도체", "에너지", "항공", "조선", "물산", "상사", "그룹", "법원", "검찰", "경찰청",
+    "군", "부대", "기업", "컴퍼니", "코퍼레이션", "Inc", "Corp", "Ltd", "Labs", "AI",
+)
+_PLACE_SUFFIXES = (
+    "시", "도", "군", "구", "읍", "면", "동", "리", "국", "주", "섬", "산", "강", "호", "만", "반도", "해", "역", "공항",
+    "항", "궁", "성", "사원", "광장", "공원", "대륙", "지역", "지방", "마을", "거리", "로", "길", "캠퍼스", "회관", "건물",
+)
+_KNOWN_PLACES = frozenset(
+    "미국 중국 일본 한국 북한 남한 대한민국 영국 프랑스 독일 러시아 이탈리아 스페인 캐나다 호주 인도 대만 홍콩 베트남 "
+    "브라질 멕시코 이스라엘 이란 이라크 사우디 싱가포르 네덜란드 스위스 스웨덴 노르웨이 핀란드 덴마크 폴란드 우크라이나 "
+    "튀르키예 터키 이집트 아프리카 유럽 아시아 서울 부산 인천 대구 광주 대전 울산 세종 제주 경기 강원 충청 전라 경상 "
+    "경북 경남 전북 전남 충북 충남 도쿄 베이징 상하이 워싱턴 뉴욕 런던 파리 실리콘밸리 캘리포니아 텍사스 선전 항저우 "
+    "중동 동남아 북미 남미 유럽연합 평양 오사카 교토 모스크바 베를린 로마".split()
+)
+# Nouns that name no answer by themselves ('때', '이후', '경우'): a candidate made only of them is vague.
+_VAGUE_NOUNS = frozenset(
+    "때 후 전 중 경 등 간 내 외 측 쪽 곳 것 수 바 점 데 뿐 만큼 이후 이전 당시 경우 때문 사실 부분 대부분 일부 자신 이날 다음날 "
+    "이듬해 현재 최근 결과 과정 가운데 사이 동안 가장 처음 마지막 정도 이상 이하 이상의 대한 관련 통해 위해 대해 이번 지난 "
+    "올해 작년 내년 오늘 어제 내일 그동안 직후 직전 초 말 중반 초반 후반 전체 모두 각각 자체 일 문제 이유 상황 모습 시 "
+    "시절 이래 무렵 당일 전후 역할 하나 가지 측면 방면 분야 대상 내용 의미 이름 명칭".split()
+)
+_LIST_JOINERS_TAGS = frozenset({"SP", "JC"})
+_LIST_JOINER_FORMS = frozenset({",", "·", "및", "와", "과", "그리고", "또는", "혹은", "、", "/"})
+_QUOTES = re.compile(r"'([^']{1,60})'|\"([^\"]{1,60})\"|‘([^’]{1,60})’|“([^”]{1,60})”|《([^》]{1,60})》|「([^」]{1,60})」|『([^』]{1,60})』|〈([^〉]{1,60})〉|<([^>]{1,60})>")
+
+
+@dataclass
+class _Candidate:
+    evidence_index: int
+    first: int  # token indices, inclusive
+    last: int
+    start: int  # absolute offsets
+    end: int
+    fit: dict[str, float]  # answer type -> how well this candidate fits it, in [0, 1]
+    unit: str | None = None
+    is_list: bool = False
+    items: int = 1
+    quote: bool = False  # the whole inside of a quotation or title brackets
+
+
+# --- candidate generation ------------------------------------------------------------------------------
+
+
+def _same_eojeol(sentence: Sentence, left: Token, right: Token) -> bool:
+    gap = sentence.text[left.end - sentence.start : right.start - sentence.start]
+    return right.start <= left.end or not gap.strip() and not gap
+
+
+def _only_space_between(sentence: Sentence, left: Token, right: Token) -> bool:
+    gap = sentence.text[max(left.end, sentence.start) - sentence.start : right.start - sentence.start]
+    return not gap.strip()
+
+
+def _eojeol_starts(sentence: Sentence) -> list[bool]:
+    """Whether each token begins an eojeol (whitespace or sentence start before it)."""
+    starts = []
+    for k, token in enumerate(sentence.tokens):
+        if k == 0:
+            starts.append(True)
+            continue
+        previous = sentence.tokens[k - 1]
+        before = sentence.text[token.start - sentence.start - 1 : token.start - sentence.start] if token.start > sentence.start else ""
+        starts.append(token.start > previous.start and (before.isspace() or token.start > previous.end))
+    return starts
+
+
+def _is_number_token(token: Token) -> bool:
+    return token.tag == "SN" or (token.tag in ("NR", "MM") and token.form in _NUMERAL_WORDS)
+
+
+def _number_expressions(sentence: Sentence) -> list[tuple[int, int, int, list[str]]]:
+    """(first, last, first-without-prefix, units) for runs like '약 557만 6000달러', '2025년 1월 27일', '20분의 1'."""
+    tokens = sentence.tokens
+    found = []
+    k = 0
+    while k < len(tokens):
+        if not _is_number_token(tokens[k]):
+            k += 1
+            continue
+        first = k
+        if k > 0 and tokens[k - 1].form in _APPROX_PREFIXES and _only_space_between(sentence, tokens[k - 1], tokens[k]):
+            first = k - 1
+        units: list[str] = []
+        j = k
+        while j < len(tokens) and _is_number_token(tokens[j]):
+            j += 1
+            magnitude = False
+            while j < len(tokens) and tokens[j].tag in ("NR", "SN") and (tokens[j].form in _MAGNITUDES or tokens[j].form.rstrip("만억조천백") == ""):
+                j += 1
+                magnitude = True
+            # '20분의 1': a fraction is one expression
+            if j + 2 < len(tokens) and tokens[j].form == "분" and tokens[j + 1].form == "의" and tokens[j + 2].tag == "SN":
+                j += 3
+                units.append("분의")
+                continue
+            unit_end = j
+            if j < len(tokens) and tokens[j].tag == "SL" and j + 1 < len(tokens) and tokens[j + 1].form in ("시간", "달러"):
+                unit_end = j + 2  # '278만 8000 GPU 시간'
+            elif j < len(tokens) and (
+                tokens[j].tag == "NNB"
+                or tokens[j].form in _UNIT_NOUNS
+                or (tokens[j].tag == "NNG" and len(tokens[j].form) <= 2 and _same_eojeol(sentence, tokens[j - 1], tokens[j]))
+                or tokens[j].form in ("%", "％", "%p")
+                or (tokens[j].tag == "SL" and canonical_unit(tokens[j].form))
+            ):
+                unit_end = j + 1
+                if unit_end < len(tokens) and tokens[unit_end].form in ("대", "간", "도") and tokens[unit_end].tag in ("NNB", "XSN", "NNG") and _same_eojeol(sentence, tokens[j], tokens[unit_end]):
+                    unit_end += 1  # '1920년대', '3년간', '2023년도'
+            group_unit = "".join(t.form for t in tokens[j:unit_end])
+            if group_unit:
+                units.append(group_unit)
+                j = unit_end
+            # The next group continues the expression only as a smaller part of the same quantity:
+            # '557만 6000달러' (a bare magnitude before it), '2025년 1월 27일' (a finer calendar unit).
+            if j < len(tokens) and _is_number_token(tokens[j]) and _only_space_between(sentence, tokens[j - 1], tokens[j]):
+                next_unit = tokens[j + 1].form if j + 1 < len(tokens) else ""
+                if (magnitude and not group_unit) or _finer_calendar(group_unit, next_unit):
+                    continue
+            break
+        found.append((first, j - 1, k, units))
+        k = j
+    return found
+
+
+_CALENDAR_ORDER = ("년", "월", "일", "시", "분", "초")
+
+
+def _finer_calendar(previous: str, next_unit: str) -> bool:
+    if previous not in _CALENDAR_ORDER or next_unit not in _CALENDAR_ORDER:
+        return False
+    return _CALENDAR_ORDER.index(next_unit) > _CALENDAR_ORDER.index(previous)
+
+
+def _numeric_fit(units: list[str]) -> tuple[dict[str, float], str | None]:
+    calendar = [u for u in units if u in _DATE_UNITS or u.startswith(("년", "월", "일"))]
+    unit = None
+    for u in reversed(units):
+        unit = canonical_unit(u) or canonical_unit(u[-2:]) or canonical_unit(u[-1:])
+        if unit:
+            break
+    if units and len(calendar) == len(units) and any(u.startswith(("월", "년대", "세기")) for u in units):
+        return {"date": 1.0, "number": 0.2}, unit
+    if units and len(calendar) == len(units):
+        return {"date": 0.85, "number": 0.6}, unit  # '2023년' or '17일': a year/day, or a duration
+    if not units:
+        return {"number": 0.6, "date": 0.1}, None
+    return {"number": 1.0, "date": 0.05}, unit
+
+
+def _is_title(form: str) -> bool:
+    return form in _TITLES or any(form.endswith(t) for t in _TITLES if len(t) >= 2)  # '하원의원'
+
+
+def _name_fit(sentence: Sentence, first: int, last: int) -> dict[str, float]:
+    tokens = sentence.tokens
+    span = tokens[first : last + 1]
+    forms = [t.form for t in span]
+    names = sum(t.tag in _NAMEISH for t in span)
+    last_form = forms[-1]
+    following = tokens[last + 1].form if last + 1 < len(tokens) else ""
+    preceding = tokens[first - 1].form if first > 0 else ""
+    all_names = names == len(span)
+    hangul_name = all(t.tag in ("NNP", "NNG") and 2 <= len(t.form) <= 4 for t in span) and len(span) <= 3
+    person = 0.0
+    if _is_title(following) and not _is_title(last_form):
+        person = 1.0 if names else 0.75
+    elif all_names and (hangul_name or all(t.tag == "SL" and t.form[:1].isupper() for t in span)):
+        person = 0.5
+    elif preceding in _TITLES and all_names:
+        person = 0.6
+    if _is_title(last_form):
+        person *= 0.4
+    org = 0.0
+    if any(last_form.endswith(s) for s in _ORG_SUFFIXES) and (names or len(last_form) > 2):
+        org = 0.9 if names else 0.6
+    elif all(t.tag == "SL" and t.form.isupper() and len(t.form) >= 2 for t in span):
+        org = 0.7
+    elif names:
+        org = 0.45
+    place = 0.0
+    if last_form in _KNOWN_PLACES or "".join(forms) in _KNOWN_PLACES:
+        place = 1.0
+    elif any(last_form.endswith(s) for s in _PLACE_SUFFIXES) and len(last_form) >= 2:
+        place = 0.7 if names else 0.5
+    elif names:
+        place = 0.4
+    thing = 0.75 if names else 0.5
+    return {
+        "person": person,
+        "organization": org,
+        "place": place,
+        "thing": thing,
+        "other": 0.5,
+        "number": 0.0,
+        "date": 0.0,
+    }
+
+
+def _noun_runs(sentence: Sentence) -> list[tuple[int, int]]:
+    """Maximal runs of nominal tokens not broken by a particle, ending, or punctuation."""
+    runs = []
+    tokens = sentence.tokens
+    k = 0
+    while k < len(tokens):
+        if tokens[k].tag not in _NOUNISH or tokens[k].tag in ("XSN", "NNB"):
+            k += 1
+            continue
+        j = k
+        while j + 1 < len(tokens):
+            if tokens[j + 1].tag in _NOUNISH and _only_space_between(sentence, tokens[j], tokens[j + 1]):
+                j += 1
+            elif _bridges_latin(tokens, j + 1):  # "Let's", "Wi-Fi", "AT&T"
+                j += 2
+            else:
+                break
+        runs.append((k, j))
+        k = j + 1
+    return runs
+
+
+def _bridges_latin(tokens: list[Token], k: int) -> bool:
+    return (
+        0 < k < len(tokens) - 1
+        and tokens[k].form in ("'", "’", "-", "&", ".")
+        and tokens[k - 1].tag == "SL"
+        and tokens[k + 1].tag == "SL"
+        and tokens[k - 1].end == tokens[k].start
+        and tokens[k].end == tokens[k + 1].start
+    )
+
+
+_EN_MONTHS = {m.lower(): i for i, m in enumerate(
+    ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"), 1)}
+_EN_MAGNITUDES = frozenset({"hundred", "thousand", "million", "billion", "trillion"})
+_EN_UNITS = frozenset(
+    "won dollars dollar yen euros yuan percent people employees users chips gpus units hours days months years weeks times "
+    "points companies countries parameters tokens".split()
+)
+_EN_FUNCTION = frozenset(
+    "the a an this that these those it its he she they we i his her their our and or but of in on at to for from by with "
+    "as is are was were be been has have had will would said says say also after before over about than which who what when "
+    "where while on monday tuesday wednesday thursday friday saturday sunday chief executive".split()
+)
+
+
+def _english_candidates(sentence: Sentence, add) -> None:
+    """Numbers ('$5.6 million', '6.6 trillion won', '17%'), dates ('January 31, 2025'), capitalised names."""
+    tokens = sentence.tokens
+    low = [t.form.lower() for t in tokens]
+    used: set[int] = set()
+    for k, token in enumerate(tokens):
+        if token.tag == "SN":
+            first = k - 1 if k > 0 and tokens[k - 1].form in ("$", "₩", "€", "¥") else k
+            last = k
+            if last + 1 < len(tokens) and low[last + 1] in _EN_MAGNITUDES:
+                last += 1
+            unit = None
+            if last + 1 < len(tokens) and (low[last + 1] in _EN_UNITS or tokens[last + 1].form == "%"):
+                last += 1
+                unit = canonical_unit(low[last])
+            if tokens[first].form == "$":
+                unit = "달러"
+            year = len(token.form) == 4 and token.form.isdigit() and 1000 <= int(token.form) <= 2100 and first == last
+            add(first, last, {"date": 0.85, "number": 0.3} if year else {"number": 1.0, "date": 0.05}, unit)
+            used.update(range(first, last + 1))
+        elif low[k] in _EN_MONTHS and k + 1 < len(tokens) and tokens[k + 1].tag == "SN":
+            last = k + 1
+            if last + 2 < len(tokens) and tokens[last + 1].form == "," and len(tokens[last + 2].form) == 4:
+                last += 2
+            add(k, last, {"date": 1.0, "number": 0.1})
+            if last > k + 1:
+                add(k, k + 1, {"date": 0.9, "number": 0.1})
+            used.update(range(k, last + 1))
+    # Runs of capitalised words ('Liang Wenfeng', 'High-Flyer', 'Morgan Stanley'), then their sub-runs.
+    k = 0
+    while k < len(tokens):
+        if not _is_name_word(tokens[k]) or k in used:
+            k += 1
+            continue
+        j = k
+        while j + 1 < len(tokens):
+            if _is_name_word(tokens[j + 1]) and j + 1 not in used and _only_space_between(sentence, tokens[j], tokens[j + 1]):
+                j += 1
+            elif _bridges_latin(tokens, j + 1):
+                j += 2
+            else:
+                break
+        for first in range(k, j + 1):
+            for last in range(first, min(j, first + 5) + 1):
+                if tokens[first].tag == "SL" and tokens[last].tag == "SL":
+                    add(first, last, _english_name_fit(tokens[first : last + 1]))
+        k = j + 1
+
+
+def _is_name_word(token: Token) -> bool:
+    return token.tag == "SL" and token.form[:1].isupper() and token.form.lower() not in _EN_FUNCTION and token.form.lower() not in _EN_MONTHS
+
+
+def _english_name_fit(span: list[Token]) -> dict[str, float]:
+    words = [t.form for t in span if t.tag == "SL"]
+    acronym = all(w.isupper() and len(w) >= 2 for w in words)
+    org_word = words[-1] in ("Inc", "Corp", "Electronics", "Group", "Bank", "Stanley", "Sachs", "Motors", "Labs", "Institute", "University")
+    return {
+        "person": 0.4 if acronym else (0.75 if 2 <= len(words) <= 3 else 0.45),
+        "organization": 0.9 if org_word else (0.7 if acronym else 0.5),
+        "place": 0.45,
+        "thing": 0.7,
+        "other": 0.5,
+        "number": 0.0,
+        "date": 0.0,
+    }
+
+
+def _is_english(sentence: Sentence) -> bool:
+    return bool(sentence.tokens) and not any(_HANGUL_CHAR.search(t.form) for t in sentence.tokens)
+
+
+_HANGUL_CHAR = re.compile(r"[\uac00-\ud7a3]")
+
+
+def _candidates(evidence_index: int, sentence: Sentence, want_list: bool) -> list[_Candidate]:
+    tokens = sentence.tokens
+    if not tokens:
+        return []
+    starts = _eojeol_starts(sentence)
+    ends = [k + 1 >= len(tokens) or starts[k + 1] or tokens[k + 1].tag not in _NOUNISH for k in range(len(tokens))]
+    out: list[_Candidate] = []
+    numeric_tokens: set[int] = set()
+
+    def add(first: int, last: int, fit: dict[str, float], unit: str | None = None, **extra) -> None:
+        start, end = tokens[first].start, max(t.end for t in tokens[first : last + 1])
+        start, end = max(start, sentence.start), min(end, sentence.end)
+        if end > start:
+            out.append(_Candidate(evidence_index, first, last, start, end, fit, unit, **extra))
+
+    if _is_english(sentence):  # tokens from EnglishAnalyzer: words, no part-of-speech tags
+        _english_candidates(sentence, add)
+        for start, end in _quote_spans(sentence):
+            inside = [k for k, t in enumerate(tokens) if t.start >= start and t.end <= end]
+            if inside:
+                add(inside[0], inside[-1], {"thing": 0.95, "other": 0.6}, quote=True)
+        return out
+
+    for first, last, core, units in _number_expressions(sentence):
+        fit, unit = _numeric_fit(units)
+        numeric_tokens.update(range(first, last + 1))
+        add(core, last, fit, unit)
+        if first != core:  # with the '약'/'총' prefix as well; scoring decides
+            add(first, last, {k: v * 0.97 for k, v in fit.items()}, unit)
+        # the year alone out of a full date, and the month-day part
+        if len(units) >= 2 and units[0].startswith("년"):
+            year_end = next(i for i in range(core, last + 1) if tokens[i].form.startswith("년"))
+            add(core, year_end, {"date": 0.9, "number": 0.3}, None)
+            if year_end + 1 <= last:
+                add(year_end + 1, last, {"date": 0.85, "number": 0.1}, None)
+
+    for run_first, run_last in _noun_runs(sentence):
+        for first in range(run_first, run_last + 1):
+            if not starts[first] and first != run_first or tokens[first].tag in ("XSN", "NNB", "SN") and first in numeric_tokens:
+                continue
+            for last in range(first, min(run_last, first + 8) + 1):
+                if not ends[last] and last != run_last:
+                    continue
+                if all(k in numeric_tokens for k in range(first, last + 1)):
+                    continue
+                if first < last and (tokens[first].form in _VAGUE_NOUNS or tokens[last].form in _VAGUE_NOUNS):
+                    continue  # '경 서울청량리경찰서', '이후 나경원': a vague word at an edge is not part of a name
+                add(first, last, _name_fit(sentence, first, last))
+
+    for start, end in _quote_spans(sentence):
+        inside = [k for k, t in enumerate(tokens) if t.start >= start and t.end <= end]
+        if inside and sentence.text[start - sentence.start : end - sentence.start].strip():
+            add(inside[0], inside[-1], {"thing": 0.95, "other": 0.6, "organization": 0.3, "person": 0.2, "place": 0.2}, quote=True)
+
+    out.extend(_list_candidates(evidence_index, sentence, out, want_list))
+    return out
+
+
+def _list_candidates(evidence_index: int, sentence: Sentence, singles: list[_Candidate], want_list: bool) -> list[_Candidate]:
+    """'A, B, C' / 'A와 B' from maximal single candidates joined by commas or conjunctions."""
+    if not want_list:
+        return []
+    tokens = sentence.tokens
+    by_first: dict[int, list[_Candidate]] = {}
+    for c in singles:
+        by_first.setdefault(c.first, []).append(c)
+    out = []
+    for c in singles:
+        chain = [c]
+        while True:
+            k = chain[-1].last + 1
+            if k < len(tokens) and (tokens[k].tag in _LIST_JOINERS_TAGS or tokens[k].form in _LIST_JOINER_FORMS) and tokens[k].form in _LIST_JOINER_FORMS:
+                following = [n for n in by_first.get(k + 1, []) if max(n.fit.values()) > 0.3]
+                if following:
+                    chain.append(max(following, key=lambda n: n.last))
+                    continue
+            break
+        if len(chain) >= 2:
+            fit = {t: sum(x.fit.get(t, 0.0) for x in chain) / len(chain) for t in set().union(*(x.fit for x in chain))}
+            out.append(_Candidate(evidence_index, c.first, chain[-1].last, c.start, chain[-1].end, fit, c.unit, True, len(chain)))
+    return out
+
+
+# --- matching the question -----------------------------------------------------------------------------
+
+
+def _term_positions(sentence: Sentence, terms: tuple[str, ...]) -> dict[str, list[int]]:
+    """Token indices where each question term occurs in the sentence (case-insensitive, by prefix).
+
+    A Korean stem may be over- or under-stripped and English words may be inflected, so a term matches
+    wherever the sentence text contains it starting at a token; a long stem that is not found is retried
+    without its last character ('태어났' → '태어').
+    """
+    lower = sentence.text.lower()
+    token_at: dict[int, int] = {}
+    for k, token in enumerate(sentence.tokens):
+        for offset in range(token.start, max(token.end, token.start + 1)):
+            token_at.setdefault(offset - sentence.start, k)
+    positions: dict[str, list[int]] = {}
+    for term in terms:
+        needle = term.lower()
+        hits = _find_all(lower, needle, token_at)
+        if not hits and len(needle) >= 3 and not needle.isascii():
+            hits = _find_all(lower, needle[:-1], token_at)
+        if not hits and len(needle) >= 5 and needle.isascii() and needle.isalpha():
+            hits = _find_all(lower, needle[: max(4, len(needle) - 3)], token_at)  # 'released' ~ 'release'
+        if hits:
+            positions[term] = hits
+    return positions
+
+
+def _find_all(text: str, needle: str, token_at: dict[int, int]) -> list[int]:
+    hits, start = [], text.find(needle)
+    while start >= 0:
+        if needle.isascii() and start > 0 and text[start - 1].isalnum():
+            pass  # inside a Latin word: 'ai' in 'said'
+        elif start in token_at:
+            for offset in range(start, start + len(needle)):
+                if offset in token_at and token_at[offset] not in hits:
+                    hits.append(token_at[offset])
+        start = text.find(needle, start + 1)
+    return hits
+
+
+def _anchor_terms(analysis: QuestionAnalysis) -> set[str]:
+    """The terms nearest the question word: in the passage the answer sits next to their match
+    ('유배를 보낸 곳은?' → '유배', '보낸')."""
+    if not analysis.terms:
+        return set()
+    focus = analysis.wh_span[0] if analysis.wh_span else len(analysis.text)
+    before = [t for t, (s, _) in zip(analysis.terms, analysis.term_spans) if s < focus]
+    after = [t for t, (s, _) in zip(analysis.terms, analysis.term_spans) if s >= focus]
+    return set(before[-2:] + after[:1])
+
+
+def _inside_brackets(sentence: Sentence, start: int) -> bool:
+    prefix = sentence.text[: start - sentence.start]
+    return prefix.count("(") > prefix.count(")")
+
+
+def _quote_spans(sentence: Sentence) -> list[tuple[int, int]]:
+    spans = []
+    for match in _QUOTES.finditer(sentence.text):
+        group = next((g for g in range(1, (match.lastindex or 0) + 1) if match.group(g) is not None), None)
+        if group:
+            spans.append((sentence.start + match.start(group), sentence.start + match.end(group)))
+    return spans
+
+
+_HANJA = re.compile(r"^[\u4e00-\u9fff\u3400-\u4dbf\s·]+$")
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"\s+", "", text).lower()
+
+
+# --- scoring -------------------------------------------------------------------------------------------
+
+# Feature weights of the logistic score, tuned on KorQuAD v1.0 dev articles (not on our news gold set).
+WEIGHTS = {
+    "bias": -3.0,
+    "type_fit": 3.0,
+    "proximity": 0.5,
+    "proximity_all": 0.5,
+    "overlap": 7.5,
+    "similarity": 6.0,
+    "in_question": -3.0,
+    "unit_agrees": 1.0,
+    "unit_disagrees": -1.5,
+    "length": -0.15,
+    "passage": 0.8,
+    "rank": -0.15,
+    "list_fit": 1.0,
+    "anchor": 1.5,
+    "vague": -2.0,
+    "aside": -1.5,
+    "cut_quote": -1.5,
+}
+
+
+# Logistic fit of exact-match on the raw score (KorQuAD dev sample): confidence ~ P(answer is exact).
+_CONFIDENCE_SCALE, _CONFIDENCE_OFFSET = 0.30, -2.3
+
+
+def _confidence(score: float) -> float:
+    return 1.0 / (1.0 + math.exp(-(_CONFIDENCE_SCALE * score + _CONFIDENCE_OFFSET)))
+
+
+def _term_weight(term: str) -> float:
+    # Longer stems and numbers/Latin names are more specific; a cheap stand-in for IDF.
+    return min(len(term), 4) / 4 + (0.5 if any(ch.isdigit() for ch in term) or term.isascii() else 0.0)
+
+
+def _score(
+    candidate: _Candidate,
+    evidence: EvidenceSentence,
+    analysis: QuestionAnalysis,
+    positions: dict[str, list[int]],
+    overlap: float,
+    best_similarity: float,
+    question_compact: str,
+    anchors: set[str],
+    quotes: list[tuple[int, int]],
+) -> float:
+    sentence = evidence.sentence
+    text = sentence.text[candidate.start - sentence.start : candidate.end - sentence.start]
+    fit = candidate.fit.get(analysis.answer_type, 0.0)
+
+    inside = {k for hits in positions.values() for k in hits if candidate.first <= k <= candidate.last}
+    span_tokens = [t for t in sentence.tokens[candidate.first : candidate.last + 1] if t.tag in _NOUNISH]
+    repeated = len(inside) / max(1, len(span_tokens))
+    if _compact(text) and _compact(text) in question_compact:
+        repeated = 1.0
+
+    distances = []
+    for term, hits in positions.items():
+        outside = [k for k in hits if not candidate.first <= k <= candidate.last]
+        if outside:
+            distances.append((min(min(abs(k - candidate.first), abs(k - candidate.last)) for k in outside), _term_weight(term)))
+    if distances:
+        nearest = math.exp(-(min(d for d, _ in distances) - 1) / 3.0)
+        total = sum(w for _, w in distances)
+        everywhere = sum(w * math.exp(-(d - 1) / 6.0) for d, w in distances) / total
+    else:
+        nearest = everywhere = 0.0
+
+    unit_agrees = unit_disagrees = 0.0
+    if analysis.unit_hint and analysis.answer_type == "number":
+        if candidate.unit == analysis.unit_hint:
+            unit_agrees = 1.0
+        elif candidate.unit is not None:
+            unit_disagrees = 1.0
+
+    if analysis.head_noun and text.endswith(analysis.head_noun) and repeated < 1.0:
+        repeated = max(0.0, repeated - 1 / max(1, len(span_tokens)))  # '콩세르쥬리 감옥' for '감옥은 어디인가'
+
+    anchor = 0.0
+    anchor_hits = [k for term in anchors for k in positions.get(term, ()) if not candidate.first <= k <= candidate.last]
+    if anchor_hits:
+        gap = min(min(abs(k - candidate.first), abs(k - candidate.last)) for k in anchor_hits)
+        anchor = math.exp(-(gap - 1) / 2.0)
+
+    vague = float(all(t.form in _VAGUE_NOUNS or t.tag in ("NNB", "XSN") for t in span_tokens)) if span_tokens else 1.0
+    aside = float(_inside_brackets(sentence, candidate.start) or bool(_HANJA.match(text)))
+    cut_quote = float(
+        not candidate.quote
+        and any(qs <= candidate.start and candidate.end <= qe and (qs, qe) != (candidate.start, candidate.end) for qs, qe in quotes)
+    )
+
+    eojeols = len(text.split())
+    list_fit = 0.0
+    if candidate.is_list:
+        list_fit = 1.0 if analysis.wants_list else -1.0
+
+    w = WEIGHTS
+    return (
+        w["bias"]
+        + w["type_fit"] * fit
+        + w["proximity"] * nearest
+        + w["proximity_all"] * everywhere
+        + w["overlap"] * overlap
+        + w["similarity"] * (evidence.similarity - best_similarity)
+        + w["in_question"] * repeated
+        + w["unit_agrees"] * unit_agrees
+        + w["unit_disagrees"] * unit_disagrees
+        + w["length"] * max(0, eojeols - 2)
+        + w["passage"] * evidence.passage_score
+        + w["rank"] * evidence.passage_rank
+        + w["list_fit"] * list_fit
+        + w["anchor"] * anchor
+        + w["vague"] * vague
+        + w["aside"] * aside
+        + w["cut_quote"] * cut_quote
+    )
+
+
+def _best_type(candidate: _Candidate, asked: str) -> str:
+    if candidate.fit.get(asked, 0.0) >= 0.5:
+        return asked
+    return max(sorted(candidate.fit), key=lambda t: candidate.fit[t])
+
+
+def extract_answer(analysis: QuestionAnalysis, evidence: list[EvidenceSentence], alternatives: int = 3) -> AnswerSpan | None:
+    """The best-supported span in the evidence, or None when there is no candidate at all."""
+    if not evidence:
+        return None
+    best_similarity = max(e.similarity for e in evidence)
+    weights = {t: _term_weight(t) for t in analysis.terms}
+    total_weight = sum(weights.values()) or 1.0
+    question_compact = _compact(analysis.text)
+    anchors = _anchor_terms(analysis)
+    scored: list[tuple[float, int, int, _Candidate]] = []
+    for index, item in enumerate(evidence):
+        positions = _term_positions(item.sentence, analysis.terms)
+        overlap = sum(weights[t] for t in positions) / total_weight
+        quotes = _quote_spans(item.sentence)
+        for candidate in _candidates(index, item.sentence, analysis.wants_list):
+            score = _score(candidate, item, analysis, positions, overlap, best_similarity, question_compact, anchors, quotes)
+            scored.append((score, index, candidate.start, candidate))
+    if not scored:
+        return None
+    # Ties go to the better-ranked evidence, then the earlier and longer (more complete) span: deterministic.
+    scored.sort(key=lambda s: (-s[0], s[1], s[2], -s[3].end))
+    spans: list[AnswerSpan] = []
+    seen: set[str] = set()
+    for score, index, _, candidate in scored:
+        sentence = evidence[index].sentence
+        text = sentence.text[candidate.start - sentence.start : candidate.end - sentence.start]
+        if _compact(text) in seen:
+            continue
+        seen.add(_compact(text))
+        spans.append(
+            AnswerSpan(
+                doc_id=sentence.doc_id,
+                start=candidate.start,
+                end=candidate.end,
+                text=text,
+                confidence=_confidence(score),
+                sentence=sentence,
+                answer_type=_best_type(candidate, analysis.answer_type),
+            )
+        )
+        if len(spans) > alternatives:
+            break
+    best = spans[0]
+    best.alternatives = spans[1:]
+    return best
+
+
+# --- English glosses of Korean numbers and dates -------------------------------------------------------
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December")
+_MAGNITUDE_VALUE = {"십": 10, "백": 100, "천": 1000, "만": 10**4, "억": 10**8, "조": 10**12, "경": 10**16}
+_PREFIX_GLOSS = {"약": "about", "대략": "about", "총": "a total of", "최대": "up to", "최소": "at least", "무려": "as many as", "불과": "only"}
+_UNIT_GLOSS = {
+    "명": "people", "시간": "hours", "배": "times", "개월": "months", "년간": "years", "일간": "days", "세": "years old",
+    "살": "years old", "위": "place", "번": "times", "차례": "times", "곳": "places", "개국": "countries", "개사": "companies",
+    "건": "cases", "분": "minutes", "초": "seconds", "주": "weeks", "톤": "tons", "대": "units", "종": "kinds",
+}
+_DATE = re.compile(r"^(?:(\d{1,4})\s*년\s*)?(?:(\d{1,2})\s*월\s*)?(?:(\d{1,2})\s*일)?$")
+_FRACTION = re.compile(r"^(\d+)\s*분의\s*(\d+)$")
+_KOREAN_NUMBER = re.compile(r"(\d+(?:[.,]\d+)*)?\s*(천억|백억|십억|천만|백만|십만|[십백천만억조경])|(\d+(?:[.,]\d+)*)")
+
+
+def _korean_value(text: str) -> float | None:
+    """The value of '557만 6000' / '7조8천억' / '1,234.5' (Korean reads in groups of 10^4); None if not a number."""
+    total = section = current = 0.0
+    position, seen = 0, False
+    text = text.strip()
+    for match in _KOREAN_NUMBER.finditer(text):
+        if text[position : match.start()].strip():
+            return None
+        position, seen = match.end(), True
+        digits, magnitude, plain = match.groups()
+        if plain is not None or digits:
+            current = float((plain or digits).replace(",", ""))
+        for ch in magnitude or "":
+            multiplier = _MAGNITUDE_VALUE[ch]
+            if multiplier < 10**4:  # 십/백/천 scale the digits before them inside a group
+                section += (current or 1.0) * multiplier
+            else:  # 만/억/조 close a group
+                total += ((section + current) or 1.0) * multiplier
+                section = 0.0
+            current = 0.0
+    if not seen or text[position:].strip():
+        return None
+    return total + section + current
+
+
+def _format_amount(value: float) -> str:
+    for scale, word in ((10**12, "trillion"), (10**9, "billion"), (10**6, "million")):
+        if value >= scale:
+            scaled = value / scale
+            if abs(scaled * 100 - round(scaled * 100)) < 1e-6:  # at most two decimals: '5.5 billion'
+                return f"{scaled:,.2f}".rstrip("0").rstrip(".") + f" {word}"
+            break
+    if abs(value - round(value)) < 1e-9:
+        return f"{int(round(value)):,}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def gloss(text: str) -> str | None:
+    """An English rendering of a Korean number or date ('55억 달러' → '$5.5 billion'), or None."""
+    body = text.strip()
+    if not re.search(r"\d", body):
+        return None
+    prefix = ""
+    for word, english in _PREFIX_GLOSS.items():
+        if body.startswith(word + " ") or (body.startswith(word) and body[len(word) : len(word) + 1].isdigit()):
+            prefix, body = english + " ", body[len(word) :].strip()
+            break
+    date = _DATE.match(body)
+    if date and any(date.groups()):
+        year, month, day = date.groups()
+        if month and not 1 <= int(month) <= 12:
+            return None
+        if month and day:
+            out = f"{_MONTHS[int(month) - 1]} {int(day)}" + (f", {int(year)}" if year else "")
+        elif month:
+            out = _MONTHS[int(month) - 1] + (f" {int(year)}" if year else "")
+        elif year:
+            out = str(int(year))
+        else:
+            out = f"day {int(day)}"
+        return prefix + out
+    fraction = _FRACTION.match(body)
+    if fraction:
+        return prefix + f"{fraction.group(2)}/{fraction.group(1)}"
+    unit_match = re.search(r"\s*(%p|%|(?:[A-Za-z]+\s+)?[가-힣]+|[A-Za-z]+)$", body)
+    unit = unit_match.group(1) if unit_match else ""
+    number_part = body[: unit_match.start()] if unit_match else body
+    while unit[:1] and unit[0] in _MAGNITUDE_VALUE:  # '280만', '1,200억원': magnitudes belong to the number
+        number_part, unit = number_part + unit[0], unit[1:]
+    latin_unit = re.match(r"([A-Za-z]+)\s+(.+)", unit)  # '278만 8000 GPU 시간'
+    if latin_unit:
+        english = _UNIT_GLOSS.get(latin_unit.group(2))
+        return f"{prefix}{_format_amount(_korean_value(number_part) or 0)} {latin_unit.group(1)} {english}" if english and _korean_value(number_part) else None
+    value = _korean_value(number_part)
+    if value is None:
+        return None
+    amount = _format_amount(value)
+    if unit in ("%", "퍼센트"):
+        return f"{prefix}{amount}%"
+    if unit in ("%p", "퍼센트포인트"):
+        return f"{prefix}{amount} percentage points"
+    if unit == "달러":
+        return f"{prefix}${amount}"
+    if unit == "원":
+        return f"{prefix}₩{amount}"
+    if unit in ("엔", "유로", "위안"):
+        return f"{prefix}{amount} " + {"엔": "yen", "유로": "euros", "위안": "yuan"}[unit]
+    if unit in ("개", ""):
+        return prefix + amount
+    english = _UNIT_GLOSS.get(unit) or (unit if unit.isascii() else None)
+    if english is None:
+        return prefix + amount
+    return f"{prefix}{amount} {english}"
+
+
+__all__ = ["DEFAULT_DECLINE_THRESHOLD", "AnswerSpan", "EvidenceSentence", "extract_answer", "gloss"]

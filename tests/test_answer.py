@@ -1,0 +1,142 @@
+"""Answer extraction over real Kiwi tokens, the offset invariant, confidence, and English glosses."""
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from qa.answer import DEFAULT_DECLINE_THRESHOLD, EvidenceSentence, extract_answer, gloss
+from qa.chunk import EnglishAnalyzer, Sentence, Token, split_sentences
+from qa.ingest import make_article
+from qa.question import analyze_question
+
+
+@pytest.fixture(scope="module")
+def kiwi():
+    from qa.chunk import KiwiAnalyzer
+
+    return KiwiAnalyzer()  # ~2 s: once for the whole module
+
+
+def _evidence(text, analyzer, similarity=0.85):
+    # A preamble line shifts the sentences so offsets are absolute, not sentence-relative.
+    article = make_article("doc1", "엔비디아와 딥시크를 둘러싼 논란 정리\n" + text, "mem", title="t")
+    sentences = [s for s in split_sentences(article, analyzer) if s.start > 0]
+    return article, [EvidenceSentence(s, "t", similarity, 1.0, 0) for s in sentences]
+
+
+def _ask(question, text, analyzer, similarity=0.85):
+    article, evidence = _evidence(text, analyzer, similarity)
+    answer = extract_answer(analyze_question(question), evidence)
+    assert answer is not None
+    # the offset invariant, on every returned span
+    for span in [answer, *answer.alternatives]:
+        assert article.text[span.start : span.end] == span.text
+        assert span.sentence.text[span.start - span.sentence.start : span.end - span.sentence.start] == span.text
+    return answer
+
+
+@pytest.mark.slow
+def test_number_with_korean_magnitude(kiwi):
+    text = "딥시크는 R1 훈련에 557만 6000달러를 썼다고 밝혔다. 회사는 지난해 설립됐다."
+    answer = _ask("딥시크는 R1 훈련에 몇 달러를 썼나?", text, kiwi)
+    assert answer.text == "557만 6000달러"  # no trailing '를'
+    assert answer.answer_type == "number"
+    assert gloss(answer.text) == "$5,576,000"
+
+
+@pytest.mark.slow
+def test_person_before_title_excludes_title(kiwi):
+    text = "김철수 하원의원은 엔비디아가 딥시크를 도왔다고 주장했다. 엔비디아는 이를 부인했다."
+    answer = _ask("엔비디아가 딥시크를 도왔다고 주장한 사람은 누구인가?", text, kiwi)
+    assert answer.text == "김철수"  # the title is not part of the answer
+
+
+@pytest.mark.slow
+def test_person_korean_name(kiwi):
+    text = "1989년 12월 18일 경찰은 경희대학교에서 임종석을 검거했다. 그는 청량리경찰서에서 조사를 받았다."
+    answer = _ask("경찰이 경희대학교에서 검거한 인물은 누구인가?", text, kiwi)
+    assert answer.text == "임종석"
+
+
+@pytest.mark.slow
+def test_date_and_year(kiwi):
+    text = "딥시크는 2025년 1월 20일 R1 모델을 공개했다. 엔비디아 주가는 1월 27일 17% 급락했다."
+    assert _ask("딥시크가 R1 모델을 공개한 날은?", text, kiwi).text == "2025년 1월 20일"
+    assert _ask("엔비디아 주가가 급락한 날짜는?", text, kiwi).text == "1월 27일"
+    assert _ask("엔비디아 주가는 몇 퍼센트 급락했나?", text, kiwi).text == "17%"
+
+
+@pytest.mark.slow
+def test_list_answer(kiwi):
+    text = "미국 정부는 삼성전자, SK하이닉스, 마이크론 등 세 곳에 수출 규제를 적용했다."
+    answer = _ask("미국 정부가 수출 규제를 적용한 세 곳은?", text, kiwi)
+    assert answer.text == "삼성전자, SK하이닉스, 마이크론"
+
+
+@pytest.mark.slow
+def test_quoted_title_is_whole(kiwi):
+    text = "그는 회고록 《경고: 현실주의와 외교 정책》을 1984년 발간했다."
+    answer = _ask("그가 1984년 발간한 회고록의 제목은?", text, kiwi)
+    assert answer.text == "경고: 현실주의와 외교 정책"
+
+
+@pytest.mark.slow
+def test_irrelevant_question_has_low_confidence(kiwi):
+    text = "딥시크는 2025년 1월 20일 R1 모델을 공개했다. 엔비디아 주가는 1월 27일 17% 급락했다."
+    relevant = _ask("딥시크가 R1 모델을 공개한 날은?", text, kiwi, similarity=0.88)
+    irrelevant = _ask("프랑스 혁명 당시 루이 16세의 왕비는 누구인가?", text, kiwi, similarity=0.70)
+    assert irrelevant.confidence < DEFAULT_DECLINE_THRESHOLD
+    assert relevant.confidence > irrelevant.confidence + 0.1
+
+
+def test_korean_question_over_english_text():
+    text = "Nvidia shares fell 17% on Monday. The company was founded in 1993 by Jensen Huang, who is still its CEO."
+    analyzer = EnglishAnalyzer()
+    assert _ask("엔비디아 주가는 몇 퍼센트 하락했나?", text, analyzer).text == "17%"
+    assert _ask("엔비디아를 설립한 사람은 누구인가?", text, analyzer).text == "Jensen Huang"
+
+
+def test_no_evidence_gives_none():
+    assert extract_answer(analyze_question("누가 이겼나?"), []) is None
+
+
+@pytest.mark.parametrize(
+    "korean, english",
+    [
+        ("280만", "2.8 million"),
+        ("557만 6000달러", "$5,576,000"),
+        ("1억 달러", "$100 million"),
+        ("55억 달러", "$5.5 billion"),
+        ("약 17%", "about 17%"),
+        ("7조8천억 원", "₩7.8 trillion"),
+        ("2025년 1월 27일", "January 27, 2025"),
+        ("1월 20일", "January 20"),
+        ("20분의 1", "1/20"),
+        ("1만 6000개", "16,000"),
+        ("12명", "12 people"),
+        ("엔비디아", None),
+        ("H800 칩", None),
+    ],
+)
+def test_gloss(korean, english):
+    assert gloss(korean) == english
+
+
+# Tokens with arbitrary forms and offsets (as a buggy or exotic analyzer might produce) must still give
+# spans that slice exactly out of the sentence text.
+_TAGS = st.sampled_from(["NNG", "NNP", "SN", "NNB", "NR", "SL", "JKS", "JKO", "SP", "SW", "VV", "SSO", "SSC"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(min_size=1, max_size=40), offset=st.integers(0, 50), data=st.data())
+def test_offset_invariant_on_arbitrary_unicode(text, offset, data):
+    cuts = sorted(set(data.draw(st.lists(st.integers(0, len(text)), max_size=12)) + [0, len(text)]))
+    tokens = [
+        Token(text[a:b], data.draw(_TAGS), offset + a, offset + b) for a, b in zip(cuts, cuts[1:]) if b > a
+    ]
+    article_text = "x" * offset + text
+    sentence = Sentence("d", offset, offset + len(text), text, "body", tokens)
+    question = data.draw(st.sampled_from(["몇 개인가?", "누구인가?", "How many?", "무엇인가?", "언제인가?"]))
+    answer = extract_answer(analyze_question(question), [EvidenceSentence(sentence, "t", 0.8, 0.5, 0)])
+    if answer is not None:
+        assert article_text[answer.start : answer.end] == answer.text
+        assert text[answer.start - offset : answer.end - offset] == answer.text
+        assert 0.0 <= answer.confidence <= 1.0

@@ -1,0 +1,91 @@
+"""Question analysis: typing, units and particle stripping, all without a morphological analyser."""
+import pytest
+
+from qa.question import analyze_question, strip_particles
+
+
+@pytest.mark.parametrize(
+    "question, answer_type",
+    [
+        ("딥시크를 설립한 사람은 누구인가?", "person"),
+        ("누가 R1 모델을 발표했나?", "person"),
+        ("딥시크-R1은 언제 공개되었나?", "date"),
+        ("임종석이 지명수배된 날은?", "date"),
+        ("그는 몇 년에 태어났나?", "date"),
+        ("그는 몇 년 동안 재임했나?", "number"),
+        ("엔비디아의 시가총액은 얼마나 줄었나?", "number"),
+        ("딥시크는 몇 개의 GPU를 사용했는가?", "number"),
+        ("임종석을 검거한 장소는 어디인가?", "place"),
+        ("H800을 만든 회사는 어디인가?", "organization"),
+        ("어느 기업이 H800을 공급했나?", "organization"),
+        ("딥시크가 사용한 칩의 이름은 무엇인가?", "thing"),
+        ("딥시크를 설립한 사람의 이름은?", "person"),
+        ("Who founded DeepSeek?", "person"),
+        ("When was R1 released?", "date"),
+        ("What year did Haig die?", "date"),
+        ("How many GPUs did DeepSeek use?", "number"),
+        ("What percentage did Nvidia shares fall?", "number"),
+        ("Where is DeepSeek based?", "place"),
+        ("Which company makes the H800 chip?", "organization"),
+        ("Which chip did DeepSeek use?", "thing"),
+        ("Which analyst wrote the report?", "person"),
+    ],
+)
+def test_answer_type(question, answer_type):
+    assert analyze_question(question).answer_type == answer_type
+
+
+@pytest.mark.parametrize(
+    "question, unit",
+    [
+        ("점유율은 몇 퍼센트인가?", "%"),
+        ("딥시크는 몇 개의 GPU를 사용했는가?", "개"),
+        ("훈련에 든 비용은 몇 달러인가?", "달러"),
+        ("몇 명이 참여했나?", "명"),
+        ("훈련에 걸린 시간은 몇 시간인가?", "시간"),
+        ("How many hours did training take?", "시간"),
+        ("How many dollars did it cost?", "달러"),
+        ("What share of the market does Nvidia hold?", "%"),
+        ("Who founded DeepSeek?", None),
+    ],
+)
+def test_unit_hint(question, unit):
+    assert analyze_question(question).unit_hint == unit
+
+
+@pytest.mark.parametrize(
+    "eojeol, stem",
+    [
+        ("엔비디아의", "엔비디아"),
+        ("회사에서는", "회사"),
+        ("딥시크를", "딥시크"),
+        ("H800을", "H800"),
+        ("지명수배된", "지명수배"),
+        ("주도했는가", "주도"),
+        ("날은", "날"),
+        ("나라는", "나라"),  # '라는' must not eat the stem
+        ("혐의로", "혐의"),  # one pass only: not '혐'
+        ("미국", "미국"),
+    ],
+)
+def test_strip_particles(eojeol, stem):
+    assert strip_particles(eojeol) == stem
+
+
+def test_language_and_terms():
+    korean = analyze_question("엔비디아의 H800 프로세서를 누가 최적화했나?")
+    assert korean.lang == "ko"
+    assert "엔비디아" in korean.terms and "H800" in korean.terms and "프로세서" in korean.terms
+    assert korean.wh_word == "누가"
+    assert all(korean.text[s:e] == t for t, (s, e) in zip(korean.terms, korean.term_spans))
+
+    english = analyze_question("Which Chinese company released the R1 model?")
+    assert english.lang == "en"
+    assert english.wh_word.startswith("Which") and english.head_noun == "company"
+    assert "R1" in english.terms and "chinese" in english.terms and "the" not in english.terms
+
+
+def test_list_questions():
+    assert analyze_question("수출 규제를 받는 네 곳은?").wants_list
+    assert analyze_question("Which companies supply HBM chips?").wants_list
+    assert not analyze_question("딥시크는 몇 개의 GPU를 사용했는가?").wants_list
