@@ -51,9 +51,13 @@ class Chunk:
 class ChunkSettings:
     max_tokens: int = 200  # model tokens per chunk (multilingual-e5 reads 512; shorter chunks cite tighter)
     overlap_sentences: int = 1
+    # A chunk never spans text the ingest removed (a photo caption between two paragraphs): its passage
+    # is contiguous original text, and it would otherwise show, and embed, the caption.
+    split_at_removed_text: bool = True
 
     def as_dict(self) -> dict:
-        return {"max_tokens": self.max_tokens, "overlap_sentences": self.overlap_sentences}
+        return {"max_tokens": self.max_tokens, "overlap_sentences": self.overlap_sentences,
+                "split_at_removed_text": self.split_at_removed_text}
 
 
 class Analyzer(Protocol):
@@ -153,11 +157,15 @@ def make_chunks(
     """Windows of consecutive sentences, at most ``settings.max_tokens`` model tokens each (a single longer
     sentence becomes its own chunk), consecutive windows sharing ``overlap_sentences`` sentences."""
     sizes = [count_tokens(s.text) for s in sentences]
+    removed_before = [
+        k > 0 and settings.split_at_removed_text and bool(article.text[sentences[k - 1].end : sentences[k].start].strip())
+        for k in range(len(sentences))
+    ]
     chunks: list[Chunk] = []
     i = 0
     while i < len(sentences):
         j, total = i, 0
-        while j < len(sentences) and (j == i or total + sizes[j] <= settings.max_tokens):
+        while j < len(sentences) and (j == i or (total + sizes[j] <= settings.max_tokens and not removed_before[j])):
             total += sizes[j]
             j += 1
         start, end = sentences[i].start, sentences[j - 1].end
@@ -173,7 +181,7 @@ def make_chunks(
         )
         if j >= len(sentences):
             break
-        i = max(i + 1, j - settings.overlap_sentences)
+        i = j if removed_before[j] else max(i + 1, j - settings.overlap_sentences)
     return chunks
 
 

@@ -61,3 +61,13 @@ def test_english_sentences_respect_abbreviations():
     for s in sentences:
         assert text[s.start : s.end] == s.text
         assert all(text[t.start : t.end] == t.form for t in s.tokens)
+
+
+def test_chunks_do_not_span_removed_boilerplate(kiwi):
+    text = ("기사 제목이 여기에 있습니다\n첫 문장은 본문이다. 둘째 문장도 본문이다.\n"
+            "사진 설명이다. ⓒ 뉴스1 홍길동 기자\n셋째 문장은 사진 뒤에 온다. 넷째 문장으로 끝난다.\n")
+    article = make_article("gap", text, "gap.txt")
+    sentences = split_sentences(article, kiwi)
+    chunks = make_chunks(article, sentences, 0, 0, lambda t: 1, ChunkSettings(max_tokens=100))
+    assert all("ⓒ" not in c.text for c in chunks)
+    assert any("셋째 문장" in c.text for c in chunks) and any("첫 문장" in c.text for c in chunks)
