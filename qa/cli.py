@@ -101,6 +101,8 @@ def main(ctx):
       qa index seeds/
       qa ask "엔비디아의 주가는 하루에 몇 퍼센트 급락했나?"
     """
+    # Never reach a model hub: every model is pinned and local (models.lock). Forced, not defaulted.
+    os.environ["HF_HUB_OFFLINE"] = os.environ["TRANSFORMERS_OFFLINE"] = "1"
     if ctx.invoked_subcommand != "index":
         # A question is a few dozen tokens: a second OpenMP thread only adds wake-up latency
         # (measured: 0.03 s per query with one thread, 0.15-0.5 s with two). Bulk indexing keeps the default.
@@ -130,6 +132,9 @@ def index_command(paths, index_dir, model, prune, rebuild):
         click.echo(f"skipped: {reason if path in reason else f'{path}: {reason}'}", err=True)
     manifest = result.index.manifest
     chunks = sum(d.chunks for d in manifest.docs)
+    if not (result.added or result.changed or result.removed):
+        click.echo(f"index in {index_dir}/ is up to date: {len(manifest.docs)} articles, {chunks} chunks")
+        return
     click.echo(
         f"indexed {len(manifest.docs)} articles, {chunks} chunks in {index_dir}/ "
         f"({len(result.added)} added, {len(result.changed)} changed, {len(result.unchanged)} unchanged, "

@@ -4,11 +4,13 @@ Layout of ``index/``::
 
     CURRENT              name of the live version folder (replaced atomically)
     v-<time>-<pid>/      one complete build: manifest.json, articles.jsonl, sentences.jsonl, chunks.jsonl,
-                         chunks.faiss, sentences.npy, bm25/
-    .lock                pid of a running build
+                         chunks.faiss, sentences.npy
+    .lock                flock()ed by a running build; holds its pid
 
 A build writes a new version folder and only then points CURRENT at it, so killing a build at any moment
-leaves the previous index loadable.
+leaves the previous index loadable; a half-written folder is never pointed at, and the next build deletes it.
+The version CURRENT pointed at before is kept until the next build, so a reader that read CURRENT just before
+the swap still finds its files.
 """
 from __future__ import annotations
 
@@ -303,11 +305,21 @@ def save_index(index: Index, index_dir: Path) -> Path:
         os.fsync(handle.fileno())
     _write_text(version / "manifest.json", index.manifest.to_json())  # written last: marks a complete version
     _fsync_dir(version)
+    previous = _pointed_at(index_dir)
     _point_current(index_dir, version.name)
-    for stale in index_dir.glob("v-*"):
-        if stale.name != version.name:
+    for stale in index_dir.glob("v-*"):  # older versions and folders half-written by killed builds
+        if stale.name not in (version.name, previous):
             shutil.rmtree(stale, ignore_errors=True)
+    for temporary in index_dir.glob(f".{CURRENT_FILE}.*"):  # pointers a killed build did not get to rename
+        temporary.unlink(missing_ok=True)
     return version
+
+
+def _pointed_at(index_dir: Path) -> str | None:
+    try:
+        return (index_dir / CURRENT_FILE).read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -347,10 +359,13 @@ def current_version(index_dir: Path) -> Path:
 
 
 def read_manifest(index_dir: Path) -> Manifest:
-    version = current_version(index_dir)
+    return _read_manifest(current_version(index_dir))
+
+
+def _read_manifest(version: Path) -> Manifest:
     try:
         return Manifest.from_dict(json.loads((version / "manifest.json").read_text(encoding="utf-8")))
-    except (ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError) as exc:
         raise IndexCorruptError(f"{version / 'manifest.json'}: unreadable manifest ({exc}) — run `qa index --rebuild`") from None
 
 
@@ -364,31 +379,28 @@ def check_compatible(manifest: Manifest, info: EmbedderInfo) -> None:
 
 
 def load_index(index_dir: Path, info: EmbedderInfo | None = None) -> Index:
-    manifest = read_manifest(index_dir)
+    version = current_version(index_dir)  # read CURRENT once: a build may swap it while we load
+    manifest = _read_manifest(version)
     if manifest.format_version != FORMAT_VERSION:
         raise IndexCorruptError(f"index format {manifest.format_version} is not {FORMAT_VERSION} — run `qa index --rebuild`")
     if info is not None:
         check_compatible(manifest, info)
-    version = current_version(index_dir)
     try:
         articles = {}
-        for line in (version / "articles.jsonl").read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
+        for record in _records(version / "articles.jsonl"):
             articles[record["doc_id"]] = Article(
                 record["doc_id"], record["title"], record["text"], record["lang"], record["source"],
                 [Segment(s, e, k) for s, e, k in record["segments"]],
             )
         sentences = []
-        for line in (version / "sentences.jsonl").read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
+        for record in _records(version / "sentences.jsonl"):
             text = articles[record["doc_id"]].text
             sentences.append(Sentence(
                 record["doc_id"], record["start"], record["end"], text[record["start"]:record["end"]], record["kind"],
                 [Token(*t) for t in record["tokens"]],
             ))
         chunks, chunk_terms = [], []
-        for line in (version / "chunks.jsonl").read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
+        for record in _records(version / "chunks.jsonl"):
             text = articles[record["doc_id"]].text
             first, stop = record["sentence_ids"]
             chunks.append(Chunk(record["chunk_id"], record["doc_id"], record["start"], record["end"],
@@ -402,6 +414,14 @@ def load_index(index_dir: Path, info: EmbedderInfo | None = None) -> Index:
     faiss_index = _read_faiss(version / "chunks.faiss", len(chunks))
     chunk_vectors = faiss_index.reconstruct_n(0, faiss_index.ntotal)
     return Index(version, manifest, articles, sentences, chunks, chunk_vectors, sentence_vectors, chunk_terms, _faiss=faiss_index)
+
+
+def _records(path: Path) -> Iterable[dict]:
+    # Split on "\n" only: str.splitlines() also splits on U+2028, U+0085, \x1c…, which json.dumps(ensure_ascii=False)
+    # leaves unescaped inside strings, so an article containing one would be cut in half.
+    for line in path.read_text(encoding="utf-8").split("\n"):
+        if line:
+            yield json.loads(line)
 
 
 def _read_faiss(path: Path, expected: int):
@@ -463,42 +483,44 @@ class LexicalIndex:
 
 
 class BuildLock:
-    """One build at a time per index folder; a lock left by a dead process is taken over."""
+    """One build at a time per index folder.
+
+    An flock() on ``.lock``, not just a pid file: the kernel drops it when the holder dies (kill -9 included),
+    so a stale lock is never mistaken for a live one, even when the dead build's pid has been reused, and two
+    builds cannot both decide a lock is stale and take it over. The file holds the holder's pid for messages.
+    """
 
     def __init__(self, index_dir: Path):
         self.path = index_dir / LOCK_FILE
+        self._fd: int | None = None
 
     def __enter__(self):
+        import fcntl
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = self._holder()
-                if holder is not None and _alive(holder):
-                    raise QAError(f"another `qa index` (pid {holder}) is building {self.path.parent}/ — wait for it to finish")
-                self.path.unlink(missing_ok=True)  # stale: its process is gone
-                continue
-            with os.fdopen(fd, "w") as handle:
-                handle.write(str(os.getpid()))
-            return self
-        raise QAError(f"cannot take the build lock {self.path}")
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+                os.close(fd)
+                raise QAError(
+                    f"another `qa index` (pid {holder}) is building {self.path.parent}/ — wait for it to finish"
+                ) from None
+            try:
+                same_file = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same_file = False
+            if same_file:  # not a file the previous holder unlinked after we opened it
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode("ascii"))  # a stale pid from a dead build is simply overwritten
+        self._fd = fd
+        return self
 
     def __exit__(self, *exc_info):
-        self.path.unlink(missing_ok=True)
-
-    def _holder(self) -> int | None:
-        try:
-            return int(self.path.read_text().strip())
-        except (OSError, ValueError):
-            return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        self.path.unlink(missing_ok=True)  # while still holding the lock (see the inode check above)
+        os.close(self._fd)
+        self._fd = None

@@ -332,8 +332,9 @@ class _HTMLText:
         return text + "\n", heading or (html.unescape("".join(title)).strip() or None)
 
 
-def read_file(path: Path) -> list[Article]:
-    """Articles in one file: one for .txt/.md/.html, one per line for .jsonl."""
+def read_file(path: Path, skipped: list[tuple[str, str]] | None = None) -> list[Article]:
+    """Articles in one file: one for .txt/.md/.html, one per line for .jsonl. A bad .jsonl line goes to
+    ``skipped`` (when given) and the file's other lines are kept; without ``skipped`` it fails the file."""
     raw = _read_bytes(path)
     if not raw.strip():
         raise InputError(f"{path}: empty file")
@@ -342,25 +343,37 @@ def read_file(path: Path) -> list[Article]:
         raise InputError(f"{path}: empty file")
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        return list(_read_jsonl(text, path))
+        return list(_read_jsonl(text, path, skipped))
     if suffix in (".html", ".htm"):
         body, title = _HTMLText()(text)
         return [make_article(path.stem, body, str(path), title=title)]
     return [make_article(path.stem, text, str(path))]
 
 
-def _read_jsonl(text: str, path: Path) -> Iterator[Article]:
-    for number, line in enumerate(text.splitlines(), start=1):
+def _read_jsonl(text: str, path: Path, skipped: list[tuple[str, str]] | None) -> Iterator[Article]:
+    # "\n" only: JSON strings may hold U+2028 and other characters str.splitlines() would break lines at.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-            doc_id, body = str(record["id"]), record["text"]
-            if not isinstance(body, str):
-                raise TypeError("text is not a string")
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"{path}:{number}: malformed JSONL line ({exc.__class__.__name__}: {exc})") from None
-        yield make_article(doc_id, body, f"{path}:{number}", title=record.get("title") or None)
+            yield _jsonl_article(line, f"{path}:{number}")
+        except InputError as exc:
+            if skipped is None:
+                raise
+            skipped.append((f"{path}:{number}", str(exc)))
+
+
+def _jsonl_article(line: str, source: str) -> Article:
+    try:
+        record = json.loads(line)
+        doc_id, body, title = str(record["id"]), record["text"], record.get("title")
+        if not isinstance(body, str):
+            raise TypeError("text is not a string")
+        if title is not None and not isinstance(title, str):
+            raise TypeError("title is not a string")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # AttributeError: a line that is not an object
+        raise InputError(f"{source}: malformed JSONL line ({exc.__class__.__name__}: {exc})") from None
+    return make_article(doc_id, body, source, title=title or None)
 
 
 def discover(paths: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -370,7 +383,7 @@ def discover(paths: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
     for raw in paths:
         path = Path(raw)
         if not path.exists():
-            problems.append((raw, "no such file or directory"))
+            problems.append((raw, "broken or looping symbolic link" if path.is_symlink() else "no such file or directory"))
         elif path.is_dir():
             before = len(found)
             for root, dirs, files in os.walk(path, followlinks=False):  # no following: symlink loops end
@@ -378,14 +391,23 @@ def discover(paths: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
                 for name in sorted(files):
                     candidate = Path(root) / name
                     if candidate.suffix.lower() in SUPPORTED_SUFFIXES and not name.startswith("."):
-                        found.setdefault(str(candidate.resolve()), candidate)
+                        found.setdefault(_real(candidate), candidate)
             if len(found) == before:
                 problems.append((raw, f"no {'/'.join(s.lstrip('.') for s in SUPPORTED_SUFFIXES)} files"))
         elif path.suffix.lower() in SUPPORTED_SUFFIXES:
-            found.setdefault(str(path.resolve()), path)
+            found.setdefault(_real(path), path)
         else:
             problems.append((raw, f"unsupported file type {path.suffix or '(none)'}"))
     return sorted(found.values(), key=lambda p: str(p)), problems
+
+
+def _real(path: Path) -> str:
+    """The path with symlinks resolved (one file reached two ways is read once); a looping link stays as it
+    is and fails when read, with its own message."""
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError):  # Python < 3.13 raises RuntimeError on a symlink loop
+        return os.path.abspath(path)
 
 
 def ingest(paths: list[str]) -> IngestReport:
@@ -395,7 +417,7 @@ def ingest(paths: list[str]) -> IngestReport:
     seen: set[str] = set()
     for path in files:
         try:
-            batch = read_file(path)
+            batch = read_file(path, skipped)
         except InputError as exc:
             skipped.append((str(path), str(exc)))
             continue

@@ -13,7 +13,7 @@ from .answer import DEFAULT_DECLINE_THRESHOLD, EvidenceSentence, extract_answer,
 from .chunk import ChunkSettings
 from .embed import Embedder
 from .errors import IndexMissingError, QAError, UsageError
-from .index import BuildLock, Index, Progress, build_index, load_index, read_manifest
+from .index import BuildLock, Index, Progress, build_index, check_compatible, load_index, read_manifest
 from .ingest import IngestReport, ingest
 from .question import analyze_question
 from .retrieve import Passage, retrieve
@@ -98,10 +98,15 @@ def update_index(
             a for doc_id, a in previous.articles.items() if doc_id not in new_ids
         ]
         if not report.articles and not kept:
-            reasons = "; ".join(reason for _, reason in report.skipped[:3])
-            raise QAError(f"nothing to index: {reasons}")
+            reasons = "; ".join(reason if path in reason else f"{path}: {reason}" for path, reason in report.skipped[:3])
+            more = f" (and {len(report.skipped) - 3} more)" if len(report.skipped) > 3 else ""
+            raise QAError(f"nothing to index: {reasons}{more}")
         old_hashes = {d.doc_id: d.sha256 for d in previous.manifest.docs} if previous else {}
-        index = build_index(kept + report.articles, index_dir, embedder, ChunkSettings(), previous, progress)
+        wanted = kept + report.articles
+        if previous is not None and _up_to_date(previous, wanted, embedder):
+            index = previous  # nothing new, changed or removed: leave the index folder untouched
+        else:
+            index = build_index(wanted, index_dir, embedder, ChunkSettings(), previous, progress)
     result = IndexResult(index, report)
     for article in report.articles:
         if article.doc_id not in old_hashes:
@@ -112,6 +117,18 @@ def update_index(
             result.unchanged.append(article.doc_id)
     result.removed = sorted(set(old_hashes) - {d.doc_id for d in index.manifest.docs})
     return result
+
+
+def _up_to_date(previous: Index, articles: list, embedder: Embedder) -> bool:
+    """The previous index already holds exactly these articles, built by this model and chunker."""
+    try:
+        check_compatible(previous.manifest, embedder.info)
+    except QAError:
+        return False
+    if previous.manifest.chunker != ChunkSettings().as_dict():
+        return False
+    built = {d.doc_id: (d.sha256, d.title, d.source) for d in previous.manifest.docs}
+    return built == {a.doc_id: (a.content_hash, a.title, a.source) for a in articles}
 
 
 def remove_documents(doc_ids: list[str], index_dir: Path, embedder: Embedder) -> Index:

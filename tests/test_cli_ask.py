@@ -1,6 +1,5 @@
 """The CLI contract of `qa ask`, `qa chat`, `qa index`, `qa docs`: JSON shape, offsets, exit codes."""
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
