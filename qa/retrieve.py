@@ -21,7 +21,7 @@ from .ingest import detect_language
 # Weight of BM25 in the fused score, by whether question and chunk share a language. Chosen on KorQuAD
 # dev by `bench/fusion.py` (see README); the cross-language weight stays small because only Latin
 # words and numbers can match across scripts.
-LEXICAL_WEIGHT = {True: 0.55, False: 0.1}
+LEXICAL_WEIGHT = {True: 0.35, False: 0.1}
 CANDIDATES = 100
 
 _ALNUM = re.compile(r"[A-Za-z0-9]+")
