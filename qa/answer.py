@@ -14,11 +14,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Container
 
 from .chunk import Sentence, Token
 from .question import QuestionAnalysis, canonical_unit
 
-DEFAULT_DECLINE_THRESHOLD = 0.35
+# Maximises correct answers + correct declines on the fitted part of the dev sets (bench/calibrate.py).
+DEFAULT_DECLINE_THRESHOLD = 0.31
 
 
 @dataclass
@@ -40,6 +42,7 @@ class AnswerSpan:
     sentence: Sentence
     answer_type: str  # the kind of candidate chosen ('number', 'date', 'person', ...)
     alternatives: list[AnswerSpan] = field(default_factory=list)  # next best distinct answers, best first
+    features: dict[str, float] = field(default_factory=dict, repr=False)  # what the confidence was computed from
 
 
 # --- token classes -------------------------------------------------------------------------------------
@@ -48,7 +51,10 @@ _NOUNISH = frozenset({"NNG", "NNP", "NNB", "NR", "SL", "SH", "SN", "XPN", "XSN",
 _NAMEISH = frozenset({"NNP", "SL", "SH"})
 _MAGNITUDES = frozenset({"십", "백", "천", "만", "억", "조", "천만", "백만", "십만", "천억", "백억", "십억", "경"})
 _NUMERAL_WORDS = frozenset("한 두 세 네 다섯 여섯 일곱 여덟 아홉 열 스무 수십 수백 수천 수만 하나 둘 셋 넷".split())
-_APPROX_PREFIXES = frozenset({"약", "총", "최대", "최소", "무려", "대략", "불과"})
+# Words that may open a quantity ('약 17%', '총 25명'): offered as an optional longer variant. KorQuAD's
+# gold leaves them out about two times in three for '약' and always for '총'/'최대', so the bare number wins
+# ties. '무려' (as many as) and '불과' (only) are emphasis, never part of the quantity.
+_APPROX_PREFIXES = frozenset({"약", "총", "최대", "최소", "대략"})
 _DATE_UNITS = frozenset({"년", "월", "일", "년도", "년대", "세기", "시", "분", "초", "일자"})
 _UNIT_NOUNS = frozenset(
     "시간 퍼센트 달러 원 개 명 배 위 번 차례 세 살 개월 주 주일 년간 일간 km m kg cm mm GB TB MB 톤 대 곳 건 회 점 골 승 패 "
@@ -412,7 +418,7 @@ def _candidates(evidence_index: int, sentence: Sentence, want_list: bool) -> lis
         numeric_tokens.update(range(first, last + 1))
         add(core, last, fit, unit)
         if first != core:  # with the '약'/'총' prefix as well; scoring decides
-            add(first, last, {k: v * 0.97 for k, v in fit.items()}, unit)
+            add(first, last, {k: v * 0.9 for k, v in fit.items()}, unit)
         # the year alone out of a full date, and the month-day part
         if len(units) >= 2 and units[0].startswith("년"):
             year_end = next(i for i in range(core, last + 1) if tokens[i].form.startswith("년"))
@@ -564,12 +570,71 @@ WEIGHTS = {
 }
 
 
-# Logistic fit of exact-match on the raw score (KorQuAD dev sample): confidence ~ P(answer is exact).
-_CONFIDENCE_SCALE, _CONFIDENCE_OFFSET = 0.30, -2.3
+# --- confidence ----------------------------------------------------------------------------------------
+# P(the answer is right) from features of the chosen span, a logistic regression fitted by
+# bench/calibrate.py (which prints these constants) on our dev sets run through the real pipeline
+# (tests/data/dev/: English questions over KorQuAD paragraphs, Korean KorQuAD questions, questions the
+# archive cannot answer, Korean questions over English articles); target: char-F1 >= 0.5, or 0 when the
+# question has no answer in the archive.
+CONFIDENCE_FEATURES = (
+    "score",  # the ranking score above, / 10
+    "similarity",  # absolute e5 cosine of the answer's sentence and the question
+    "cross",  # the question's language differs from the answer sentence's
+    "overlap_same",  # weighted share of the question's terms in the sentence (same language only)
+    "shared_cross",  # share of the question's Latin/digit terms in the sentence (cross-language only)
+    "coverage_same",  # weighted share of the question's terms the index knows at all (same language)
+    "coverage_cross",  # the same for a cross-language answer (its Latin/digit terms only)
+    "missing_same",  # the question's least-known term: 1 - its coverage (same language only)
+    "margin",  # score lead over the next distinct candidate, / 10, clipped to [0, 1]
+    "type_fit",  # how well the span fits the asked answer type
+    "unit_agrees",
+    "unit_disagrees",
+    "in_question",  # how much of the span repeats the question
+)
+CONFIDENCE_COEFFICIENTS = {  # printed by bench/calibrate.py; the e5 cosine scale is the default embedder's
+    "score": 0.9553,
+    "similarity": 27.7941,
+    "cross": 1.6544,
+    "overlap_same": 0.1931,
+    "shared_cross": -0.3345,
+    "coverage_same": 1.1577,
+    "coverage_cross": 1.9460,
+    "missing_same": -0.8489,
+    "margin": 5.6930,
+    "type_fit": 1.1848,
+    "unit_agrees": 0.8786,
+    "unit_disagrees": 0.0000,  # never fired on the dev sets: the ranking already keeps such spans off the top
+    "in_question": 2.9282,
+}
+CONFIDENCE_INTERCEPT = -27.2141
+# The embedder whose cosine scale the coefficients above were fitted on. With any other (or an unnamed)
+# embedder the absolute similarity means nothing, and the fallback fit without it is used instead.
+CONFIDENCE_EMBEDDER = "multilingual-e5-small-q4"
+FALLBACK_COEFFICIENTS = {  # printed by bench/calibrate.py
+    "score": 2.5514,
+    "similarity": 0.0000,
+    "cross": 1.6710,
+    "overlap_same": 1.9142,
+    "shared_cross": 0.2203,
+    "coverage_same": 1.8667,
+    "coverage_cross": 2.2093,
+    "missing_same": -0.2021,
+    "margin": 6.3580,
+    "type_fit": 1.0506,
+    "unit_agrees": 0.6983,
+    "unit_disagrees": 0.0000,
+    "in_question": 3.3508,
+}
+FALLBACK_INTERCEPT = -5.6948
 
 
-def _confidence(score: float) -> float:
-    return 1.0 / (1.0 + math.exp(-(_CONFIDENCE_SCALE * score + _CONFIDENCE_OFFSET)))
+def _confidence(features: dict[str, float], calibrated_similarity: bool) -> float:
+    if calibrated_similarity:
+        weights, z = CONFIDENCE_COEFFICIENTS, CONFIDENCE_INTERCEPT
+    else:
+        weights, z = FALLBACK_COEFFICIENTS, FALLBACK_INTERCEPT
+    z += sum(weights[name] * features.get(name, 0.0) for name in CONFIDENCE_FEATURES)
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
 def _term_weight(term: str) -> float:
@@ -587,7 +652,8 @@ def _score(
     question_compact: str,
     anchors: set[str],
     quotes: list[tuple[int, int]],
-) -> float:
+) -> tuple[float, dict[str, float]]:
+    """The ranking score of a candidate, and the parts of it the confidence reuses."""
     sentence = evidence.sentence
     text = sentence.text[candidate.start - sentence.start : candidate.end - sentence.start]
     fit = candidate.fit.get(analysis.answer_type, 0.0)
@@ -639,7 +705,7 @@ def _score(
         list_fit = 1.0 if analysis.wants_list else -1.0
 
     w = WEIGHTS
-    return (
+    score = (
         w["bias"]
         + w["type_fit"] * fit
         + w["proximity"] * nearest
@@ -658,6 +724,8 @@ def _score(
         + w["aside"] * aside
         + w["cut_quote"] * cut_quote
     )
+    parts = {"type_fit": fit, "unit_agrees": unit_agrees, "unit_disagrees": unit_disagrees, "in_question": repeated}
+    return score, parts
 
 
 def _best_type(candidate: _Candidate, asked: str) -> str:
@@ -666,8 +734,110 @@ def _best_type(candidate: _Candidate, asked: str) -> str:
     return max(sorted(candidate.fit), key=lambda t: candidate.fit[t])
 
 
-def extract_answer(analysis: QuestionAnalysis, evidence: list[EvidenceSentence], alternatives: int = 3) -> AnswerSpan | None:
-    """The best-supported span in the evidence, or None when there is no candidate at all."""
+def _sentence_lang(sentence: Sentence) -> str:
+    return "en" if _is_english(sentence) else "ko"
+
+
+def _shared_terms(analysis: QuestionAnalysis) -> list[str]:
+    """The question's terms that can match across scripts: numbers, and Latin names or acronyms ('H800',
+    'DeepSeek'; in an English question, words written with a capital after the first word)."""
+    shared = []
+    for term, (start, end) in zip(analysis.terms, analysis.term_spans or [(0, 0)] * len(analysis.terms)):
+        surface = analysis.text[start:end] or term
+        if any(ch.isdigit() for ch in term) or (analysis.lang != "en" and term.isascii()):
+            shared.append(term)
+        elif analysis.lang == "en" and start > 0 and surface[:1].isupper():
+            shared.append(term)
+    return shared
+
+
+def _covered(term: str, vocabulary: Container[str]) -> float:
+    """Share of a question term the index vocabulary knows: Latin/digit runs whole, Hangul stems cut
+    greedily into the longest known pieces (as retrieve.query_terms does)."""
+    runs = _ALNUM_RUN.findall(term)
+    if runs and term.isascii():
+        return sum(run.lower() in vocabulary for run in runs) / len(runs)
+    covered = i = 0
+    while i < len(term):
+        for length in range(min(12, len(term) - i), 0, -1):
+            piece = term[i : i + length]
+            if (length > 1 or i == 0) and (piece in vocabulary or piece.lower() in vocabulary):
+                covered += length
+                i += length
+                break
+        else:
+            i += 1
+    return covered / len(term)
+
+
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
+
+
+def least_known(analysis: QuestionAnalysis, vocabulary: Container[str] | None) -> float:
+    """1 - the coverage of the question's least-known term of two or more characters (0.0 when unknown)."""
+    if vocabulary is None:
+        return 0.0
+    terms = [t for t in analysis.terms if len(t) >= 2]
+    return max((1.0 - _covered(t, vocabulary) for t in terms), default=0.0)
+
+
+def vocabulary_coverage(analysis: QuestionAnalysis, vocabulary: Container[str] | None, shared_only: bool = False) -> float:
+    """Weighted share of the question's terms found anywhere in the index (1.0 when unknown or no terms).
+
+    A same-language question whose words the archive never uses ('인텔', '애리조나') asks about something
+    the archive does not cover; across scripts only Latin names and numbers can be looked up."""
+    if vocabulary is None:
+        return 1.0
+    terms = _shared_terms(analysis) if shared_only else list(analysis.terms)
+    if not terms:
+        return 1.0
+    weights = [_term_weight(t) for t in terms]
+    return sum(w * _covered(t, vocabulary) for t, w in zip(terms, weights)) / sum(weights)
+
+
+def answer_features(
+    analysis: QuestionAnalysis,
+    evidence: EvidenceSentence,
+    score: float,
+    parts: dict[str, float],
+    positions: dict[str, list[int]],
+    overlap: float,
+    margin: float,
+    coverage: tuple[float, float, float],
+) -> dict[str, float]:
+    """The confidence features of one chosen span (see CONFIDENCE_FEATURES)."""
+    cross = float(_sentence_lang(evidence.sentence) != analysis.lang)
+    shared = _shared_terms(analysis)
+    shared_found = sum(t in positions for t in shared) / len(shared) if shared else 0.0
+    return {
+        "score": score / 10.0,
+        "similarity": evidence.similarity,
+        "cross": cross,
+        "overlap_same": (1.0 - cross) * overlap,
+        "shared_cross": cross * shared_found,
+        "coverage_same": (1.0 - cross) * coverage[0],
+        "coverage_cross": cross * coverage[1],
+        "missing_same": (1.0 - cross) * coverage[2],
+        "margin": min(1.0, max(0.0, margin / 10.0)),
+        "type_fit": parts["type_fit"],
+        "unit_agrees": parts["unit_agrees"],
+        "unit_disagrees": parts["unit_disagrees"],
+        "in_question": parts["in_question"],
+    }
+
+
+def extract_answer(
+    analysis: QuestionAnalysis,
+    evidence: list[EvidenceSentence],
+    alternatives: int = 3,
+    vocabulary: Container[str] | None = None,
+    embedder: str | None = None,
+) -> AnswerSpan | None:
+    """The best-supported span in the evidence, or None when there is no candidate at all.
+
+    ``vocabulary`` (the index's ``index.vocabulary``) lets the confidence see question words the whole
+    archive lacks; without it that signal is neutral. ``embedder`` names the model whose cosines the
+    evidence similarities are: only for CONFIDENCE_EMBEDDER does the confidence read them as absolute."""
     if not evidence:
         return None
     best_similarity = max(e.similarity for e in evidence)
@@ -675,39 +845,54 @@ def extract_answer(analysis: QuestionAnalysis, evidence: list[EvidenceSentence],
     total_weight = sum(weights.values()) or 1.0
     question_compact = _compact(analysis.text)
     anchors = _anchor_terms(analysis)
-    scored: list[tuple[float, int, int, _Candidate]] = []
+    scored: list[tuple[float, int, int, _Candidate, dict[str, float]]] = []
+    matched: list[tuple[dict[str, list[int]], float]] = []
     for index, item in enumerate(evidence):
         positions = _term_positions(item.sentence, analysis.terms)
         overlap = sum(weights[t] for t in positions) / total_weight
+        matched.append((positions, overlap))
         quotes = _quote_spans(item.sentence)
         for candidate in _candidates(index, item.sentence, analysis.wants_list):
-            score = _score(candidate, item, analysis, positions, overlap, best_similarity, question_compact, anchors, quotes)
-            scored.append((score, index, candidate.start, candidate))
+            score, parts = _score(candidate, item, analysis, positions, overlap, best_similarity, question_compact, anchors, quotes)
+            scored.append((score, index, candidate.start, candidate, parts))
     if not scored:
         return None
     # Ties go to the better-ranked evidence, then the earlier and longer (more complete) span: deterministic.
     scored.sort(key=lambda s: (-s[0], s[1], s[2], -s[3].end))
-    spans: list[AnswerSpan] = []
+    distinct: list[tuple[float, int, _Candidate, dict[str, float], str]] = []
     seen: set[str] = set()
-    for score, index, _, candidate in scored:
+    for score, index, _, candidate, parts in scored:
         sentence = evidence[index].sentence
         text = sentence.text[candidate.start - sentence.start : candidate.end - sentence.start]
         if _compact(text) in seen:
             continue
         seen.add(_compact(text))
+        distinct.append((score, index, candidate, parts, text))
+        if len(distinct) > alternatives:
+            break
+    coverage = (
+        vocabulary_coverage(analysis, vocabulary),
+        vocabulary_coverage(analysis, vocabulary, shared_only=True),
+        least_known(analysis, vocabulary),
+    )
+    spans: list[AnswerSpan] = []
+    for rank, (score, index, candidate, parts, text) in enumerate(distinct):
+        rival = distinct[1][0] if rank == 0 and len(distinct) > 1 else (distinct[0][0] if rank else score - 10.0)
+        positions, overlap = matched[index]
+        features = answer_features(analysis, evidence[index], score, parts, positions, overlap, score - rival, coverage)
+        sentence = evidence[index].sentence
         spans.append(
             AnswerSpan(
                 doc_id=sentence.doc_id,
                 start=candidate.start,
                 end=candidate.end,
                 text=text,
-                confidence=_confidence(score),
+                confidence=_confidence(features, embedder == CONFIDENCE_EMBEDDER),
                 sentence=sentence,
                 answer_type=_best_type(candidate, analysis.answer_type),
+                features=features,
             )
         )
-        if len(spans) > alternatives:
-            break
     best = spans[0]
     best.alternatives = spans[1:]
     return best
@@ -823,4 +1008,4 @@ def gloss(text: str) -> str | None:
     return f"{prefix}{amount} {english}"
 
 
-__all__ = ["DEFAULT_DECLINE_THRESHOLD", "AnswerSpan", "EvidenceSentence", "extract_answer", "gloss"]
+__all__ = ["DEFAULT_DECLINE_THRESHOLD", "AnswerSpan", "EvidenceSentence", "answer_features", "extract_answer", "gloss", "vocabulary_coverage"]

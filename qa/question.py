@@ -46,7 +46,11 @@ UNIT_FORMS: dict[str, tuple[str, ...]] = {
     "시간": ("시간", "hour", "hours", "gpu-hours", "hrs"),
     "분": ("분", "minute", "minutes"),
     "초": ("초", "second", "seconds"),
-    "명": ("명", "people", "persons", "person", "employees", "workers", "users", "인원"),
+    "명": (
+        "명", "people", "persons", "person", "employees", "workers", "users", "인원", "officers", "soldiers",
+        "students", "players", "members", "passengers", "victims", "residents", "staff", "troops", "guards",
+        "crew", "children", "delegates", "lawmakers", "voters", "visitors", "fans", "participants", "athletes",
+    ),
     "개": ("개", "개사", "units", "pieces", "items"),
     "배": ("배", "times", "fold", "-fold"),
     "년": ("년", "년간", "years", "year"),
@@ -55,6 +59,8 @@ UNIT_FORMS: dict[str, tuple[str, ...]] = {
     "세": ("세", "살", "years old", "age", "aged"),
     "위": ("위", "rank", "place", "th"),
     "곳": ("곳", "places", "sites"),
+    "층": ("층", "floors", "floor", "stories", "storeys"),
+    "석": ("석", "seats"),
     "대": ("대", "vehicles", "cars", "units"),
     "번": ("번", "차례", "회", "times"),
     "km": ("km", "킬로미터", "kilometers", "kilometres"),
@@ -373,8 +379,9 @@ def _analyze_english(text: str) -> QuestionAnalysis:
             answer_type, wh_span = "place", span(i, i)
         elif w == "how" and nxt in ("many", "much", "long", "far", "big", "large", "old", "often", "high", "fast"):
             answer_type, wh_span = "number", span(i, i + 1)
-            following = low[i + 2] if i + 2 < len(low) else ""
-            unit_hint = canonical_unit(following) or ({"long": None, "old": "세"}.get(nxt))
+            # the counted noun may follow an adjective or two: 'how many plainclothes police officers'
+            unit_hint = next((canonical_unit(w) for w in low[i + 2 : i + 5] if canonical_unit(w)), None)
+            unit_hint = unit_hint or {"long": None, "old": "세"}.get(nxt)
         elif w in ("which", "what") or (w == "name" and i == 0):
             # the noun right after, or after one adjective: 'which Chinese company'
             for j in range(i + 1, min(i + 4, len(low))):

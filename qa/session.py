@@ -172,7 +172,7 @@ class Session:
         analysis = analyze_question(question)
         retrieval = retrieve(self.index, self.embedder, question, k=k)
         evidence = self._evidence(retrieval.passages, retrieval.query_vector)
-        span = extract_answer(analysis, evidence)
+        span = extract_answer(analysis, evidence, vocabulary=self.index.vocabulary, embedder=self.embedder.info.name)
         result = AskResult(question, retrieval.language, None, 0.0, None, retrieval.passages)
         if span is None:
             return result

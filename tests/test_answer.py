@@ -1,8 +1,10 @@
 """Answer extraction over real Kiwi tokens, the offset invariant, confidence, and English glosses."""
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from qa.answer import DEFAULT_DECLINE_THRESHOLD, EvidenceSentence, extract_answer, gloss
+from qa.answer import CONFIDENCE_EMBEDDER, DEFAULT_DECLINE_THRESHOLD, EvidenceSentence, extract_answer, gloss
 from qa.chunk import EnglishAnalyzer, Sentence, Token, split_sentences
 from qa.ingest import make_article
 from qa.question import analyze_question
@@ -85,6 +87,74 @@ def test_irrelevant_question_has_low_confidence(kiwi):
     irrelevant = _ask("프랑스 혁명 당시 루이 16세의 왕비는 누구인가?", text, kiwi, similarity=0.70)
     assert irrelevant.confidence < DEFAULT_DECLINE_THRESHOLD
     assert relevant.confidence > irrelevant.confidence + 0.1
+
+
+def _vocabulary(evidence):
+    """What `index.vocabulary` would hold for an archive of just these sentences."""
+    from qa.index import lexical_terms
+
+    return {term for e in evidence for term in lexical_terms(e.sentence.tokens, e.sentence.text, e.sentence.start)}
+
+
+@pytest.mark.slow
+def test_cross_language_confidence_follows_type_unit_and_similarity(kiwi):
+    # An English question shares no words with a Korean passage; a span of the asked type and unit in a
+    # sentence e5 finds close must still clear the threshold (it used to get ~0.1 and be declined).
+    # similarities are what the default e5 gives these pairs (0.85 close, 0.72 unrelated)
+    text = "딥시크는 R1 훈련에 엔비디아 H800 칩 2000개를 사용했다. 회사는 2023년 중국에서 설립됐다."
+    article, evidence = _evidence(text, kiwi, similarity=0.85)
+    answer = extract_answer(analyze_question("How many chips did DeepSeek use to train R1?"), evidence,
+                            vocabulary=_vocabulary(evidence), embedder=CONFIDENCE_EMBEDDER)
+    assert answer.text == "2000개"
+    assert answer.features["cross"] == 1.0
+    assert answer.confidence >= DEFAULT_DECLINE_THRESHOLD
+    # the same span with a sentence e5 finds unrelated is not trusted
+    _, far = _evidence(text, kiwi, similarity=0.72)
+    assert extract_answer(analyze_question("How many chips did DeepSeek use to train R1?"), far,
+                          vocabulary=_vocabulary(far), embedder=CONFIDENCE_EMBEDDER).confidence < DEFAULT_DECLINE_THRESHOLD
+
+
+@pytest.mark.slow
+def test_question_about_what_the_archive_never_mentions_is_declined(kiwi):
+    text = "엔비디아는 이번 수출 규제로 55억 달러의 손실을 입을 수 있다고 밝혔다. AMD는 8억 달러의 손실을 예상했다."
+    question = analyze_question("엔비디아가 수출 규제로 입을 손실은 얼마인가?")
+    other = analyze_question("인텔이 수출 규제로 입을 손실은 얼마인가?")  # '인텔' appears nowhere in the archive
+    article, evidence = _evidence(text, kiwi, similarity=0.88)
+    vocabulary = _vocabulary(evidence)
+    known = extract_answer(question, evidence, vocabulary=vocabulary, embedder=CONFIDENCE_EMBEDDER)
+    assert known.text == "55억 달러"
+    assert known.confidence >= DEFAULT_DECLINE_THRESHOLD
+    # at equal similarity, the unknown word alone lowers the confidence
+    unknown = extract_answer(other, evidence, vocabulary=vocabulary, embedder=CONFIDENCE_EMBEDDER)
+    assert unknown.features["coverage_same"] < known.features["coverage_same"]
+    assert unknown.features["missing_same"] == 1.0
+    assert unknown.confidence < known.confidence - 0.1
+    # a question the archive does not support at all, with the similarities the default e5 gives its two
+    # sentences: no known content word, no close sentence -> declined
+    unsupported = analyze_question("인텔이 애리조나 공장에 투자한 금액은?")
+    evidence = [replace(e, similarity=sim) for e, sim in zip(evidence, (0.815, 0.822))]
+    answer = extract_answer(unsupported, evidence, vocabulary=vocabulary, embedder=CONFIDENCE_EMBEDDER)
+    assert answer.features["coverage_same"] == 0.0
+    assert answer.confidence < DEFAULT_DECLINE_THRESHOLD
+
+
+@pytest.mark.slow
+def test_similarity_scale_is_only_trusted_for_the_calibrated_embedder(kiwi):
+    # Another embedder's cosines live on another scale: the fallback fit ignores them.
+    text = "엔비디아는 이번 수출 규제로 55억 달러의 손실을 입을 수 있다고 밝혔다."
+    question = analyze_question("엔비디아가 수출 규제로 입을 손실은 얼마인가?")
+    low = extract_answer(question, _evidence(text, kiwi, similarity=0.3)[1], embedder="some-other-model")
+    high = extract_answer(question, _evidence(text, kiwi, similarity=0.9)[1], embedder="some-other-model")
+    assert low.confidence == high.confidence >= DEFAULT_DECLINE_THRESHOLD
+    assert extract_answer(question, _evidence(text, kiwi, similarity=0.3)[1], embedder=CONFIDENCE_EMBEDDER).confidence < 0.05
+
+
+@pytest.mark.slow
+def test_emphasis_words_are_not_part_of_a_quantity(kiwi):
+    assert _ask("딥시크가 사용한 칩은 몇 개인가?", "딥시크가 사용한 칩은 불과 2000개였다.", kiwi).text == "2000개"
+    assert _ask("투입된 인력은 몇 명인가?", "이 작업에는 무려 300명이 투입됐다.", kiwi).text == "300명"
+    # '약' stays an optional variant, and the bare number (what KorQuAD's gold usually marks) wins
+    assert _ask("조사는 몇 시간 동안 이뤄졌나?", "경찰은 그를 약 1시간 동안 조사했다.", kiwi).text == "1시간"
 
 
 def test_korean_question_over_english_text():
