@@ -38,6 +38,19 @@ class FakeEmbedder:
 
 
 @pytest.fixture
+def fake_models(monkeypatch):
+    """Every command gets the fake embedder instead of the pinned model."""
+    embedders = {}
+
+    def load(name=None, verify_files=True):
+        name = name or "fake-bigram"
+        return embedders.setdefault(name, FakeEmbedder(name))
+
+    monkeypatch.setattr("qa.models.load_embedder", load)
+    return embedders
+
+
+@pytest.fixture
 def fake_embedder():
     return FakeEmbedder()
 

@@ -210,3 +210,17 @@ def test_offset_invariant_on_arbitrary_unicode(text, offset, data):
         assert article_text[answer.start : answer.end] == answer.text
         assert text[answer.start - offset : answer.end - offset] == answer.text
         assert 0.0 <= answer.confidence <= 1.0
+
+
+@pytest.mark.slow
+def test_person_named_before_an_affiliation_and_title(kiwi):
+    """Korean news names people as "name [affiliation] title"; Kiwi may mis-cut the name itself."""
+    from qa.answer import _names_before_titles
+
+    text = "이와 함께 제임스 하트필드 옥스퍼드대 경제학과 교수는 인터뷰에서 반대 의견을 밝혔다."
+    article = make_article("p1", "사람 이름 테스트 기사\n" + text + "\n", "p1.txt")
+    [sentence] = [s for s in split_sentences(article, kiwi) if "교수" in s.text]
+    names = {sentence.text[sentence.tokens[f].start - sentence.start : sentence.tokens[l].end - sentence.start]
+             for f, l, _ in _names_before_titles(sentence)}
+    assert "제임스 하트필드" in names
+    assert not any("옥스퍼드대" in n or "함께" in n for n in names)

@@ -6,26 +6,13 @@ from click.testing import CliRunner
 
 from qa.cli import main
 
-from conftest import SEEDS, FakeEmbedder
+from conftest import SEEDS
 
 pytestmark = pytest.mark.slow
 
 JSON_KEYS = {"question", "language", "answer", "confidence", "gloss", "citation", "passages"}
 CITATION_KEYS = {"doc_id", "title", "start", "end", "passage", "passage_start", "passage_end"}
 PASSAGE_KEYS = {"doc_id", "title", "passage", "passage_start", "passage_end", "score"}
-
-
-@pytest.fixture
-def fake_models(monkeypatch):
-    """Every command gets the fake embedder instead of the pinned model."""
-    embedders = {}
-
-    def load(name=None, verify_files=True):
-        name = name or "fake-bigram"
-        return embedders.setdefault(name, FakeEmbedder(name))
-
-    monkeypatch.setattr("qa.models.load_embedder", load)
-    return embedders
 
 
 def run(*args, input=None):

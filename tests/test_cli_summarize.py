@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from test_cli_ask import fake_models, run, source_text  # noqa: F401  (fixture)
+from test_cli_ask import run, source_text
 
 pytestmark = pytest.mark.slow
 
