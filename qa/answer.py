@@ -67,7 +67,7 @@ _TITLES = frozenset(
     "전 前 현 고".split()
 )
 _ORG_SUFFIXES = (
-    "그룹", "연구소", "연구원", "대학교", "대학", "은행", "협회", "위원회", "재단", "공사", "공단", "전자", "증권", "기구",
+    "그룹", "연구소", "연구원", "대학원", "대학교", "대학", "은행", "협회", "위원회", "재단", "공사", "공단", "전자", "증권", "기구",
     "연합", "연맹", "정부", "부", "청", "처", "원", "당", "사", "회", "단", "팀", "구단", "클럽", "학교", "방송", "일보",
     "신문", "뉴스", "통신", "랩", "랩스", "테크", "소프트", "홀딩스", "생명", "화재", "건설", "중공업", "자동차", "제약",
     "바이오", "텔레콤", "모바일", "반도체", "에너지", "항공", "조선", "물산", "상사", "그룹", "법원", "검찰", "경찰청",
@@ -305,6 +305,9 @@ def _name_fit(sentence: Sentence, first: int, last: int) -> dict[str, float]:
         person = 0.6
     if _is_title(last_form):
         person *= 0.4
+    last_word = sentence.text[span[0].start - sentence.start : span[-1].end - sentence.start].split()[-1:] or [""]
+    if _affiliation(last_word[0]):
+        person = min(person, 0.2)  # '예일대 경영대학원 교수': the school, not the professor
     if last_form in _KNOWN_PLACES or "".join(forms) in _KNOWN_PLACES or len("".join(forms)) == 1:
         person = 0.0  # '중국', '미국'; one syllable is no name ('미 의원': the US, abbreviated)
     org = 0.0
