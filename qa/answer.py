@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Container
 
 from .chunk import Sentence, Token
-from .question import QuestionAnalysis, canonical_unit
+from .question import CURRENCY, CURRENCY_UNITS, QuestionAnalysis, canonical_unit
 
 # Maximises correct answers + correct declines on the fitted part of the dev sets (bench/calibrate.py).
 DEFAULT_DECLINE_THRESHOLD = 0.28
@@ -751,7 +751,7 @@ def _score(
 
     unit_agrees = unit_disagrees = 0.0
     if analysis.unit_hint and analysis.answer_type == "number":
-        if candidate.unit == analysis.unit_hint:
+        if candidate.unit == analysis.unit_hint or (analysis.unit_hint == CURRENCY and candidate.unit in CURRENCY_UNITS):
             unit_agrees = 1.0
         elif candidate.unit is not None:
             unit_disagrees = 1.0

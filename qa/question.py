@@ -8,7 +8,7 @@ which tolerates the occasional over- or under-stripped stem.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace, field
 
 from .ingest import detect_language
 
@@ -71,6 +71,15 @@ UNIT_FORMS: dict[str, tuple[str, ...]] = {
     "파라미터": ("파라미터", "매개변수", "parameters", "params"),
 }
 _UNIT_OF_FORM = {form: unit for unit, forms in UNIT_FORMS.items() for form in forms}
+
+# A unit hint that any currency satisfies: the question asks for money without naming the currency.
+CURRENCY = "currency"
+CURRENCY_UNITS = frozenset({"달러", "원", "엔", "유로", "위안"})
+_MONEY_WORDS = frozenset(
+    "money cost costs costed spend spent spending invest invested investment investments budget revenue "
+    "revenues loss losses lose lost price paid pay sales profit profits worth damage damages fund funding".split()
+)
+_KO_MONEY_HEADS = ("금액", "액수", "비용", "돈", "투자액", "투자 규모", "예산", "매출", "가격", "손실", "피해액", "지출")
 
 
 def canonical_unit(form: str) -> str | None:
@@ -383,6 +392,10 @@ def _analyze_english(text: str) -> QuestionAnalysis:
             # the counted noun may follow an adjective or two: 'how many plainclothes police officers'
             unit_hint = next((canonical_unit(w) for w in low[i + 2 : i + 5] if canonical_unit(w)), None)
             unit_hint = unit_hint or {"long": None, "old": "세"}.get(nxt)
+            if unit_hint is None and nxt == "much" and any(w in _MONEY_WORDS for w in low):
+                unit_hint = CURRENCY  # 'how much money/did it cost/invest'
+            elif unit_hint is None and nxt == "many" and i + 2 < len(low) and low[i + 2].endswith("s"):
+                unit_hint = "개"  # 'how many chips': Korean counts things with the general counter 개
         elif w in ("which", "what") or (w == "name" and i == 0):
             # the noun right after, or after one adjective: 'which Chinese company'
             for j in range(i + 1, min(i + 4, len(low))):
@@ -433,7 +446,10 @@ def analyze_question(text: str) -> QuestionAnalysis:
     """Type, unit and matching terms of a Korean or English question, with no model loaded."""
     text = text.strip()
     lang = detect_language(text) if text else "en"
-    return _analyze_korean(text) if lang == "ko" else _analyze_english(text)
+    analysis = _analyze_korean(text) if lang == "ko" else _analyze_english(text)
+    if analysis.answer_type == "number" and analysis.unit_hint is None and lang == "ko" and any(h in text for h in _KO_MONEY_HEADS):
+        analysis = replace(analysis, unit_hint=CURRENCY)  # '투자한 금액은 얼마인가': some currency
+    return analysis
 
 
 __all__ = ["ANSWER_TYPES", "QuestionAnalysis", "UNIT_FORMS", "analyze_question", "canonical_unit", "strip_particles"]

@@ -89,3 +89,13 @@ def test_list_questions():
     assert analyze_question("수출 규제를 받는 네 곳은?").wants_list
     assert analyze_question("Which companies supply HBM chips?").wants_list
     assert not analyze_question("딥시크는 몇 개의 GPU를 사용했는가?").wants_list
+
+
+def test_money_questions_accept_any_currency_and_counts_use_the_general_counter():
+    from qa.question import CURRENCY
+
+    assert analyze_question("How much money did the company lose last year?").unit_hint == CURRENCY
+    assert analyze_question("How much did the new rules cost the firm?").unit_hint == CURRENCY
+    assert analyze_question("스타트업이 유치한 투자 금액은 얼마인가?").unit_hint == CURRENCY
+    assert analyze_question("How many chips were shipped?").unit_hint == "개"
+    assert analyze_question("How many people attended?").unit_hint == "명"
