@@ -33,19 +33,6 @@ GOOD_EN = "# A headline for the English story\n\nThe central bank kept its polic
 QUESTIONS = ["스타게이트 프로젝트의 투자 규모는 얼마인가?", "엔비디아의 주가는 하루에 몇 퍼센트 급락했나?"]
 
 
-@pytest.fixture
-def fake_models(monkeypatch):
-    """Every command gets the fake embedder instead of the pinned model."""
-    embedders = {}
-
-    def load(name=None, verify_files=True):
-        name = name or "fake-bigram"
-        return embedders.setdefault(name, FakeEmbedder(name))
-
-    monkeypatch.setattr("qa.models.load_embedder", load)
-    return embedders
-
-
 def run(*args, input=None, env=None):
     return CliRunner().invoke(main, [str(a) for a in args], input=input, env=env, catch_exceptions=False)
 
