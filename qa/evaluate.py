@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from qa.errors import InputError, UsageError
+from qa.errors import InputError, QAError, UsageError
 
 LANGS = ("ko", "en")
 
@@ -477,9 +477,12 @@ def korquad_articles(data: dict, source: str = "KorQuAD") -> tuple[list[dict], l
 # ingesting or embedding anything; anything else builds in a fresh folder (old ones can be deleted).
 
 def default_cache_dir() -> Path:
-    if os.environ.get("QA_CACHE_DIR"):
-        return Path(os.environ["QA_CACHE_DIR"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa"
+    from qa.models import cache_dir
+
+    folder = cache_dir()
+    if folder is None:
+        raise QAError("no cache folder for the KorQuAD index: set QA_CACHE_DIR or pass --cache-dir")
+    return folder
 
 
 def korquad_cache_folder(gold: GoldSet, info, cache_dir: Path | None = None) -> Path:

@@ -392,15 +392,20 @@ def _signature(st: os.stat_result) -> tuple:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
-def cache_file() -> Path | None:
-    """Where digests persist between runs, or None when there is no home to put them in."""
+def cache_dir() -> Path | None:
+    """qa's cache folder: $QA_CACHE_DIR, else $XDG_CACHE_HOME/qa or ~/.cache/qa; None without a home."""
     if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]) / "sha256-cache.json"
+        return Path(os.environ[CACHE_ENV])
     try:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa"
     except RuntimeError:  # no $HOME and no passwd entry
         return None
-    return base / "qa" / "sha256-cache.json"
+
+
+def cache_file() -> Path | None:
+    """Where digests persist between runs, or None when there is no home to put them in."""
+    folder = cache_dir()
+    return None if folder is None else folder / "sha256-cache.json"
 
 
 def _read_cache() -> dict:
