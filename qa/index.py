@@ -43,6 +43,12 @@ _ALNUM = re.compile(r"[A-Za-z0-9]+")
 _HANGUL_FORM = re.compile(r"[\uac00-\ud7a3]")
 
 
+def latin_terms(text: str) -> list[str]:
+    """Whole Latin/digit runs, lowercased: 'H800', 'DeepSeek-V3' → 'h800', 'deepseek', 'v3'.
+    Index and question must cut them alike, so both use this."""
+    return [run.lower() for run in _ALNUM.findall(text)]
+
+
 def lexical_terms(tokens: Iterable[Token], text: str, offset: int) -> list[str]:
     """BM25 terms of a sentence: Kiwi's Hangul content morphemes, plus whole Latin/digit runs from the text.
 
@@ -50,7 +56,7 @@ def lexical_terms(tokens: Iterable[Token], text: str, offset: int) -> list[str]:
     runs straight from the text, the same way the query side takes them.
     """
     terms = [t.form for t in tokens if t.tag in CONTENT_TAGS and _HANGUL_FORM.search(t.form)]
-    terms += [run.lower() for run in _ALNUM.findall(text)]
+    terms += latin_terms(text)
     return terms
 
 

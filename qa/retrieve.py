@@ -15,7 +15,7 @@ import numpy as np
 
 from .chunk import Chunk
 from .embed import Embedder
-from .index import Index
+from .index import Index, latin_terms
 from .ingest import detect_language
 
 # Weight of BM25 in the fused score, by whether question and chunk share a language. Chosen on KorQuAD
@@ -24,7 +24,6 @@ from .ingest import detect_language
 LEXICAL_WEIGHT = {True: 0.35, False: 0.1}
 CANDIDATES = 100
 
-_ALNUM = re.compile(r"[A-Za-z0-9]+")
 _HANGUL_RUN = re.compile(r"[\uac00-\ud7a3]+")
 _LONGEST_TERM = 12
 
@@ -56,7 +55,7 @@ def query_terms(question: str, vocabulary: Container[str]) -> list[str]:
     index's own vocabulary loses nothing BM25 could use. One-syllable terms only at a word's start,
     so particles (이/가/의…) are not mistaken for nouns.
     """
-    terms = [run.lower() for run in _ALNUM.findall(question)]
+    terms = latin_terms(question)
     for run in _HANGUL_RUN.finditer(question):
         word = run.group()
         word_start = run.start() == 0 or question[run.start() - 1].isspace()
