@@ -83,16 +83,28 @@ def answer_tokens(window, start: int, end: int) -> tuple[int, int] | None:
     return (first, last) if first <= last else None
 
 
-def training_features(data, articles, windows, rng: random.Random, negatives: float):
-    """(input_ids, start, end) per kept window of every question of ``articles``."""
+def training_features(data, articles, windows, rng: random.Random, negatives: float, foreign: float = 0.0):
+    """(input_ids, start, end) per kept window of every question of ``articles``. With probability
+    ``foreign`` a question is also paired with another paragraph of its article that does not hold its
+    answer (one window, labelled no-answer): retrieval hands the reader such near misses, and answerless
+    windows of the question's own paragraph alone do not teach it to decline them."""
     from qa.reader import e5_encode
 
-    features, skipped, positives, dropped = [], 0, 0, 0
+    features, skipped, positives, dropped, foreign_count = [], 0, 0, 0, 0
     for a in articles:
-        for paragraph in data[a]["paragraphs"]:
+        encoded = [e5_encode(windows.tokenizer, p["context"]) for p in data[a]["paragraphs"]]
+        for p_index, paragraph in enumerate(data[a]["paragraphs"]):
             context = paragraph["context"]
-            ids, offsets = e5_encode(windows.tokenizer, context)
+            ids, offsets = encoded[p_index]
+            others = [o for o in range(len(encoded)) if o != p_index]
             for qa in paragraph["qas"]:
+                if others and rng.random() < foreign:
+                    other = rng.choice(others)
+                    if qa["answers"][0]["text"] not in data[a]["paragraphs"][other]["context"]:
+                        q = windows.question_ids(qa["question"])
+                        candidates = windows.windows_for(0, q, *encoded[other])
+                        features.append((rng.choice(candidates).input_ids, 0, 0))
+                        foreign_count += 1
                 answer = qa["answers"][0]
                 start = int(answer["answer_start"])
                 end = start + len(answer["text"])
@@ -108,7 +120,7 @@ def training_features(data, articles, windows, rng: random.Random, negatives: fl
                     positives += span is not None
                     features.append((window.input_ids, *(span or (0, 0))))
     return features, {"windows": len(features), "positive": positives, "negative_dropped": dropped,
-                      "answer_mismatch_skipped": skipped}
+                      "foreign_negatives": foreign_count, "answer_mismatch_skipped": skipped}
 
 
 def held_out_questions(data, articles) -> list[dict]:
@@ -121,6 +133,22 @@ def held_out_questions(data, articles) -> list[dict]:
                 golds = list(dict.fromkeys(x["text"] for x in qa["answers"]))
                 out.append({"id": qa["id"], "question": qa["question"], "context": paragraph["context"],
                             "doc_id": korquad_doc_id(a, p), "golds": golds})
+    return out
+
+
+def foreign_pairs(data, articles, questions: list[dict], rng: random.Random) -> list[dict]:
+    """``questions`` moved onto another paragraph of their article that lacks every gold answer."""
+    from qa.evaluate import korquad_doc_id
+
+    by_id = {korquad_doc_id(a, p): (a, p) for a in articles for p in range(len(data[a]["paragraphs"]))}
+    out = []
+    for q in questions:
+        a, p = by_id[q["doc_id"]]
+        others = [o for o, para in enumerate(data[a]["paragraphs"])
+                  if o != p and not any(g in para["context"] for g in q["golds"])]
+        if others:
+            o = rng.choice(others)
+            out.append({**q, "context": data[a]["paragraphs"][o]["context"], "doc_id": korquad_doc_id(a, o)})
     return out
 
 
@@ -253,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--stride", type=int, default=128)
     parser.add_argument("--negatives", type=float, default=0.1, help="keep this share of answerless windows")
+    parser.add_argument("--foreign", type=float, default=0.0,
+                        help="share of questions also paired (no-answer) with another paragraph of their article")
     parser.add_argument("--train-layers", type=int, default=12, help="top encoder layers trained (12: all)")
     parser.add_argument("--min-held-out", type=int, default=1500)
     parser.add_argument("--curve-every", type=float, default=None, help="minutes of training between curve points")
@@ -291,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     reader = Reader(model, windows, name="e5-small-korquad", batch_size=16)
 
     rng = random.Random(args.seed)
-    features, feature_stats = training_features(data, split["train"]["articles"], windows, rng, args.negatives)
+    features, feature_stats = training_features(data, split["train"]["articles"], windows, rng, args.negatives,
+                                                 args.foreign)
     log(f"training windows: {feature_stats}")
     held = held_out_questions(data, split["held_out"]["articles"])
     curve_set = random.Random(args.seed + 1).sample(held, min(args.curve_questions, len(held)))
@@ -365,6 +396,10 @@ def main(argv: list[str] | None = None) -> int:
     log(f"curve: {curve[-1]}")
     final = evaluate(reader, final_set)
     log(f"held-out ({final['questions']} questions, gold paragraph): EM {final['em']} F1 {final['f1']}")
+    # Declining: held-out questions over another paragraph of their article without the answer.
+    final["foreign_null_preferred"] = evaluate(reader, foreign_pairs(data, split["held_out"]["articles"], curve_set,
+                                                                     random.Random(args.seed + 2)))["null_preferred"]
+    log(f"held-out questions over another paragraph: null preferred {final['foreign_null_preferred']:.1%}")
 
     state = {n: p.detach().half().contiguous() for n, p in model.named_parameters() if n in wanted}
     weights_path = args.out / "reader-delta.safetensors"
@@ -377,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         "split": {"file": "split.json", "seed": args.seed, "held_out_questions": split["held_out"]["questions"],
                   "train_questions": split["train"]["questions"]},
         "windows": {"max_length": args.max_length, "stride": args.stride, "negatives_kept": args.negatives,
+                    "foreign_negatives_share": args.foreign,
                     **feature_stats},
         "training": {"seed": args.seed, "optimizer": "AdamW(weight_decay=0.01)", "lr": args.lr,
                      "schedule": f"linear warm-up over {args.warmup:.0%} of the budget, then linear decay to 0",
