@@ -186,14 +186,29 @@ def _print_sources(result) -> None:
         click.echo(f"   {text[:300]}{'…' if len(text) > 300 else ''}")
 
 
-def _session(index_dir: Path, model: str | None):
+def _session(index_dir: Path, model: str | None, use_reader: bool = False):
     from .session import Session
 
     progress = _Progress()
     try:
-        return Session(index_dir, _embedder(model, index_dir), progress=progress)
+        return Session(index_dir, _embedder(model, index_dir), progress=progress, reader=_reader_factory(use_reader))
     finally:
         progress.close()
+
+
+def _reader_factory(use_reader: bool):
+    """Load the pinned reader lazily (first question that needs it); None: rule-based extraction only."""
+    if not use_reader:
+        return None
+    from .reader import load_reader
+
+    return load_reader
+
+
+READER_OPTION = click.option(
+    "--reader/--no-reader", "use_reader", default=True, show_default=True,
+    help="Answer with the neural reader pinned in models.lock (falls back to rule-based extraction where it "
+         "declines); --no-reader: rules only.")
 
 
 @main.command()
@@ -203,7 +218,8 @@ def _session(index_dir: Path, model: str | None):
 @click.option("--k", "k", default=5, show_default=True, type=click.IntRange(1, 50), help="Passages to retrieve.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--sources", is_flag=True, help="Also list the retrieved passages.")
-def ask(question, index_dir, model, k, as_json, sources):
+@READER_OPTION
+def ask(question, index_dir, model, k, as_json, sources, use_reader):
     """Answer QUESTION (Korean or English) with an exact span from the archive, or decline.
 
     Builds the index from seeds/ on first use. Example: qa ask "Who is the author of the newsletter?"
@@ -211,7 +227,7 @@ def ask(question, index_dir, model, k, as_json, sources):
     from .session import validate_question
 
     validate_question(question)  # before loading anything
-    result = _session(index_dir, model).ask(question, k=k)
+    result = _session(index_dir, model, use_reader).ask(question, k=k)
     if as_json:
         click.echo(json.dumps(_result_json(result), ensure_ascii=False))
     else:
@@ -263,7 +279,8 @@ def summarize(doc_ids, all_docs, query, max_sentences, max_chars, lang, as_json,
 @MODEL_OPTION
 @click.option("--k", "k", default=5, show_default=True, type=click.IntRange(1, 50), help="Passages to retrieve.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question.")
-def chat(index_dir, model, k, as_json):
+@READER_OPTION
+def chat(index_dir, model, k, as_json, use_reader):
     """Ask question after question with the model loaded once.
 
     \b
@@ -273,7 +290,7 @@ def chat(index_dir, model, k, as_json):
     interactive = sys.stdin.isatty()
     if interactive:
         import readline  # noqa: F401  (line editing and history for input())
-    session = _session(index_dir, model)
+    session = _session(index_dir, model, use_reader)
     if interactive:
         click.echo("Ask a question (:sources for the last answer's passages, :q to quit).", err=True)
     last = None
@@ -329,7 +346,12 @@ def chat(index_dir, model, k, as_json):
               help="Exit 1 if overall KorQuAD F1 is below X, a fraction (0.6 = F1 60).")
 @click.option("--min-hit", type=click.FloatRange(0, 1), default=None,
               help="Exit 1 if overall hit@k is below X, a fraction (0.8 = 80%).")
-def eval_command(gold, gold_format, index_dir, model, cache_dir, k, limit, sample, seed, as_json, out, min_f1, min_hit):
+@click.option("--split", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="KorQuAD only: ask just the questions of the held-out articles of this split file "
+                   "(qa/weights/split.json: the articles the reader never trained on).")
+@READER_OPTION
+def eval_command(gold, gold_format, index_dir, model, cache_dir, k, limit, sample, seed, as_json, out, min_f1, min_hit,
+                 split, use_reader):
     """Score answers, retrieval, declines, citations and latency against the gold answers in GOLD.
 
     Ctrl-C prints the report so far (exit 130).
@@ -341,11 +363,12 @@ def eval_command(gold, gold_format, index_dir, model, cache_dir, k, limit, sampl
     """
     from .evaluate import format_report, load_gold, report_json, run_eval, threshold_failures
 
-    gold_set = load_gold(gold, gold_format, limit=limit, sample=sample, seed=seed)  # before loading the model
+    gold_set = load_gold(gold, gold_format, limit=limit, sample=sample, seed=seed, split=split)  # before loading the model
     progress = _Progress()
     try:
         embedder = _embedder(model, index_dir if gold_format == "seeds" else None)
-        report = run_eval(gold_set, embedder, index_dir=index_dir, k=k, cache_dir=cache_dir, progress=progress)
+        report = run_eval(gold_set, embedder, index_dir=index_dir, k=k, cache_dir=cache_dir, progress=progress,
+                          reader=_reader_factory(use_reader))
     finally:
         progress.close()
     data = report_json(report)

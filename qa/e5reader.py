@@ -38,13 +38,16 @@ class PieceTokenizer:
         h = e5.header
         self.bos, self.eos, self.pad, self.unk = h.bos, h.eos, h.pad, h.unk
         self.norm_map = e5.norm_map
-        scores = e5.scores.astype(np.float64).tolist()
-        self.pieces: dict[str, tuple[int, float]] = {}
-        for index, piece in enumerate(e5.pieces):
-            if index != h.unk and piece:
-                self.pieces.setdefault(piece, (index, scores[index]))  # e5.c's hash finds the first
-        self.unk_score = min(scores) - 10.0
-        self.max_piece_bytes = max(len(p.encode("utf-8")) for p in e5.pieces)
+        self.scores = e5.scores.astype(np.float64).tolist()
+        # piece -> id; built from the end so the first of duplicate pieces wins, as e5.c's hash finds it
+        n = len(e5.pieces)
+        self.ids = dict(zip(reversed(e5.pieces), range(n - 1, -1, -1)))
+        self.ids.pop(e5.pieces[h.unk], None)  # e5.c never matches the unk piece against text
+        self.ids.pop("", None)
+        self.unk_score = min(self.scores) - 10.0
+        # e5.c stops at the longest piece in bytes; in characters the bound is as exact (no longer
+        # substring can be a piece) and needs no encoding
+        self.max_piece_chars = max(map(len, e5.pieces))
 
     def encode(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         """Content token ids (no <s>/</s>) and their ``[start, end)`` offsets in ``text``."""
@@ -64,23 +67,18 @@ class PieceTokenizer:
             chars.insert(0, META)
             origin.insert(0, origin[0])
         n = len(chars)
-        widths = [len(c.encode("utf-8")) for c in chars]
         best = [-1e300] * (n + 1)
         best[0] = 0.0
         back: list[tuple[int, int]] = [(0, 0)] * (n + 1)  # (from, piece id) of the best path to each end
-        pieces, limit = self.pieces, self.max_piece_bytes
+        ids, scores, normalized = self.ids, self.scores, "".join(chars)
         for i in range(n):
             if best[i] <= -1e299:
                 continue
-            width = 0
-            for e in range(i + 1, n + 1):
-                width += widths[e - 1]
-                if width > limit:
-                    break
-                found = pieces.get("".join(chars[i:e]))
-                if found is not None and best[i] + found[1] > best[e]:
-                    best[e] = best[i] + found[1]
-                    back[e] = (i, found[0])
+            for e in range(i + 1, min(i + self.max_piece_chars, n) + 1):
+                found = ids.get(normalized[i:e])
+                if found is not None and best[i] + scores[found] > best[e]:
+                    best[e] = best[i] + scores[found]
+                    back[e] = (i, found)
             if best[i] + self.unk_score > best[i + 1]:
                 best[i + 1] = best[i] + self.unk_score
                 back[i + 1] = (i, self.unk)

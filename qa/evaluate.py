@@ -366,10 +366,13 @@ class GoldSet:
 
 
 def load_gold(
-    path: str | Path, format: str = "seeds", *, limit: int | None = None, sample: int | None = None, seed: int = 0
+    path: str | Path, format: str = "seeds", *, limit: int | None = None, sample: int | None = None, seed: int = 0,
+    split: str | Path | None = None,
 ) -> GoldSet:
     """Read a gold file. ``limit`` keeps the first N questions; ``sample`` a random N, chosen by
-    ``random.Random(seed).sample`` over the sorted question ids (so the same seed picks the same set)."""
+    ``random.Random(seed).sample`` over the sorted question ids (so the same seed picks the same set).
+    ``split`` (KorQuAD): a split file written by bench/build_reader.py; only questions of its held-out
+    articles are kept (the archive still holds every paragraph)."""
     path = Path(path)
     if format not in FORMATS:
         raise UsageError(f"unknown gold format {format!r}; use one of {', '.join(FORMATS)}")
@@ -400,15 +403,34 @@ def load_gold(
     duplicates = sorted(i for i, n in ids.items() if n > 1)
     if duplicates:
         raise InputError(f"{path}: duplicate question ids: {', '.join(duplicates[:5])}")
+    if split is not None:
+        if format != "korquad":
+            raise UsageError("--split selects KorQuAD articles; use it with --format korquad")
+        held = _held_out_articles(split)
+        questions = [q for q in questions if q.doc and int(q.doc[2:5]) in held]
+        if not questions:
+            raise InputError(f"{split}: none of its held-out articles is in {path}")
     total = len(questions)
     if limit is not None:
         questions = questions[:limit]
     if sample is not None:
         if sample > total:
             raise UsageError(f"--sample {sample} is more than the {total} questions in {path}")
-        chosen = set(random.Random(seed).sample(sorted(ids), sample))
+        chosen = set(random.Random(seed).sample(sorted(q.id for q in questions), sample))
         questions = [q for q in questions if q.id in chosen]
     return GoldSet(path, format, hashlib.sha256(raw).hexdigest(), questions, total, articles)
+
+
+def _held_out_articles(split: str | Path) -> set[int]:
+    try:
+        data = json.loads(Path(split).read_text(encoding="utf-8"))
+        articles = {int(a) for a in data["held_out"]["articles"]}
+    except OSError as exc:
+        raise InputError(f"{split}: cannot read the split file ({exc.strerror or exc})") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f'{split}: not a split file ({exc.__class__.__name__}: {exc}); expected '
+                         '{"held_out": {"articles": [article numbers]}}') from None
+    return articles
 
 
 def _seed_questions(text: str, path: Path) -> list[GoldQuestion]:
@@ -569,6 +591,7 @@ class EvalReport:
     runs: list[EvalRun]  # fewer than planned when interrupted
     index: IndexInfo
     interrupted: bool = False
+    answerer: str = "rules"  # what extracted the answers: "rules", or the reader's name
 
     @property
     def records(self) -> list[QuestionRecord]:
@@ -587,6 +610,7 @@ def run_eval(
     k: int = DEFAULT_K,
     cache_dir: Path | None = None,
     progress=None,
+    reader=None,
 ) -> EvalReport:
     """Open one Session (seeds: ``index_dir``, built from seeds/ if missing; KorQuAD: the cached index of
     all its paragraphs) and ask it every gold question. Ctrl-C stops the run with a partial report."""
@@ -594,11 +618,11 @@ def run_eval(
 
     if gold.format == "korquad":
         info = prepare_korquad_index(gold, embedder, cache_dir, progress)
-        session = Session(Path(info.path), embedder, sources=(), progress=progress)
+        session = Session(Path(info.path), embedder, sources=(), progress=progress, reader=reader)
     else:
         index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
         existed = (index_dir / "CURRENT").exists()
-        session = Session(index_dir, embedder, progress=progress)  # builds from seeds/ when missing
+        session = Session(index_dir, embedder, progress=progress, reader=reader)  # builds from seeds/ when missing
         manifest = session.index.manifest
         info = IndexInfo(str(index_dir), existed, manifest.build_seconds, len(manifest.docs))
     return evaluate_session(gold, session, k=k, index=info, progress=progress)
@@ -615,6 +639,10 @@ def evaluate_session(gold: GoldSet, session, *, k: int = DEFAULT_K, index: Index
         raise UsageError(f"--k must be at least 1, not {k}")
     report = EvalReport(str(gold.path), gold.format, k, len(gold.questions), [],
                         index or IndexInfo(str(getattr(session.index, "path", "")), True, None, len(session.index.articles)))
+    reader = session.reader() if hasattr(session, "reader") else None
+    if reader is not None:
+        languages = ", ".join(sorted(session.reader_languages))
+        report.answerer = f"reader {reader.name} ({languages} questions; rules where it declines)"
     sources = _SourceTexts(session.index.articles)
     total = len(gold.questions)
     try:
@@ -744,6 +772,7 @@ def report_json(report: EvalReport) -> dict:
         "evaluated": len(report.runs),
         "interrupted": report.interrupted,
         "index": asdict(report.index),
+        "answerer": report.answerer,
         "metrics": report.metrics,
         "records": records,
     }
@@ -795,6 +824,7 @@ def format_report(report: EvalReport) -> str:
         + ("  [INTERRUPTED: partial report]" if report.interrupted else ""),
         f"index: {index.path} ({index.articles} articles, {'reused' if index.reused else 'new'}, {built}"
         + (f", {index.skipped} skipped" if index.skipped else "") + ")",
+        f"answers: {report.answerer}",
         "",
     ]
     columns = [("overall", metrics["overall"])] + [

@@ -56,6 +56,8 @@ class ReaderSpan:
     score: float  # probability among this read's candidate spans and the no-answer option
     logit: float = 0.0  # start + end logit (+ log prior): what ``score`` was computed from
     no_answer: float = 0.0  # probability of the no-answer option in the same softmax
+    support: float = 0.0  # probability of all candidate spans that overlap this one (itself included): the
+    # reader's belief that the answer lies here, which near-duplicate spans ('280만' / '280만 GPU 시간') split
 
 
 @dataclass
@@ -81,6 +83,12 @@ def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
             if text[end - 1] in _CLOSERS and _CLOSERS[text[end - 1]] in text[start : end - 1]:
                 break
             end -= 1
+        # A bracket opened inside the span but closed after it, '55억 달러(약 7조8천억 원', starts an aside:
+        # the answer ends before it.
+        cut = _unclosed_opener(text, start, end)
+        if cut is not None and cut > start:
+            end = cut
+            continue
         # Parentheses around the whole span, '(2020)' -> '2020', are not part of the answer (quotes and
         # title brackets are: '《토지》').
         if end - start >= 2 and text[start] in _WRAPPERS and _PAIRS[text[start]] == text[end - 1] \
@@ -88,6 +96,16 @@ def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
             start, end = start + 1, end - 1
             continue
         return start, end
+
+
+def _unclosed_opener(text: str, start: int, end: int) -> int | None:
+    """Position of the first bracket in ``text[start:end]`` whose partner does not follow it in the span
+    (quotes, which open and close alike, are left alone)."""
+    for i in range(start, end):
+        ch = text[i]
+        if ch in _PAIRS and _PAIRS[ch] != ch and _PAIRS[ch] not in text[i + 1 : end]:
+            return i
+    return None
 
 
 def _strippable(ch: str) -> bool:
@@ -151,7 +169,9 @@ def decode(
     spans = []
     for (doc_id, start, end), logit in ranked:
         text = _span_text(passages, doc_id, start, end)
-        spans.append(ReaderSpan(doc_id, start, end, text, math.exp(logit - top) / total, logit, no_answer))
+        support = sum(math.exp(v - top) for (d, a, b), v in best.items() if d == doc_id and a < end and start < b)
+        spans.append(ReaderSpan(doc_id, start, end, text, math.exp(logit - top) / total, logit, no_answer,
+                                support / total))
     return spans
 
 

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import math
 import os
 import unicodedata
 from dataclasses import dataclass, field
@@ -20,6 +21,24 @@ from .question import analyze_question
 from .retrieve import Passage, retrieve
 
 MAX_QUESTION_CHARS = 1000
+READER_PASSAGES = 3  # top retrieved chunks the neural reader reads (each ~1 window: ~0.1 s on 2 cores)
+# The reader's answer confidence: a logistic regression fitted by bench/reader_threshold.py on our dev sets
+# (tests/data/dev/), predicting "the reader's span is right (F1 >= 0.5)"; declined below the threshold.
+READER_CONFIDENCE_FEATURES = ("support", "no_answer", "rules_confidence", "rules_inside", "english")
+READER_CONFIDENCE_COEFFICIENTS = (4.0, -4.0, 2.0, 1.0, 0.0)
+READER_CONFIDENCE_INTERCEPT = -3.0
+READER_DECLINE_THRESHOLD = 0.5
+
+
+def reader_features(support: float, no_answer: float, rules_confidence: float, rules_inside: bool,
+                    language: str) -> list[float]:
+    """In READER_CONFIDENCE_FEATURES order."""
+    return [support, no_answer, rules_confidence, float(rules_inside), float(language == "en")]
+
+
+def reader_confidence(features: list[float]) -> float:
+    z = READER_CONFIDENCE_INTERCEPT + sum(w * x for w, x in zip(READER_CONFIDENCE_COEFFICIENTS, features))
+    return 1 / (1 + math.exp(-z))
 DEFAULT_SOURCES = ("seeds",)
 
 
@@ -156,9 +175,17 @@ class Session:
     """A loaded embedder and index; builds the index from ``sources`` on first use if there is none."""
 
     def __init__(self, index_dir: Path, embedder: Embedder, sources: tuple[str, ...] = DEFAULT_SOURCES,
-                 progress: Progress | None = None, decline_threshold: float = DEFAULT_DECLINE_THRESHOLD):
+                 progress: Progress | None = None, decline_threshold: float = DEFAULT_DECLINE_THRESHOLD,
+                 reader=None, reader_languages: frozenset[str] = frozenset({"ko", "en"}),
+                 reader_threshold: float = READER_DECLINE_THRESHOLD):
+        """``reader``: None (rule-based extraction only), a ``qa.reader.Reader``, or a zero-argument factory
+        (``qa.reader.load_reader``) called on the first question that needs it; it answers questions whose
+        language is in ``reader_languages``, the rules answer the others."""
         self.embedder = embedder
         self.decline_threshold = decline_threshold
+        self._reader = reader
+        self.reader_languages = reader_languages
+        self.reader_threshold = reader_threshold
         try:
             self.index = load_index(index_dir, embedder.info)
         except IndexMissingError:
@@ -167,6 +194,12 @@ class Session:
                 raise
             self.index = update_index(existing, index_dir, embedder, progress=progress).index
 
+    def reader(self):
+        """The neural reader, loaded on first use; None when there is none."""
+        if self._reader is not None and not hasattr(self._reader, "read"):
+            self._reader = self._reader()  # a factory; load_reader() gives None when no reader is pinned
+        return self._reader
+
     def ask(self, question: str, k: int = 5) -> AskResult:
         question = validate_question(question)
         analysis = analyze_question(question)
@@ -174,30 +207,60 @@ class Session:
         evidence = self._evidence(retrieval.passages, retrieval.query_vector)
         span = extract_answer(analysis, evidence, vocabulary=self.index.vocabulary, embedder=self.embedder.info.name)
         result = AskResult(question, retrieval.language, None, 0.0, None, retrieval.passages)
+        if retrieval.passages and retrieval.language in self.reader_languages and self.reader() is not None:
+            return self._with_reader(question, span, result)
         if span is None:
             return result
         result.confidence = round(float(span.confidence), 4)
         result.answer_type = span.answer_type
         if span.confidence < self.decline_threshold:
             return result
+        return self._answered(result, span.doc_id, span.start, span.end, span.text, (span.sentence.start, span.sentence.end))
+
+    def _with_reader(self, question: str, span, result: AskResult) -> AskResult:
+        """The reader reads the top chunks, its logits plus log(retrieval score) per chunk. Its best span is
+        the answer when the confidence clears the reader's threshold: a calibrated combination of the
+        reader's belief in that place (``support``), its no-answer probability, and whether the rule-based
+        extractor, with its own confidence, found its answer inside the reader's span."""
+        chosen = result.passages[:READER_PASSAGES]
+        passages = [(p.chunk.doc_id, self.index.articles[p.chunk.doc_id].text[p.chunk.start : p.chunk.end], p.chunk.start)
+                    for p in chosen]
+        spans = self._reader.read(question, passages, top_k=1, priors=[max(p.score, 1e-3) for p in chosen])
+        if not spans:
+            return result
+        best = spans[0]
+        inside = span is not None and span.doc_id == best.doc_id and best.start <= span.start and span.end <= best.end
+        rules_confidence = float(span.confidence) if span is not None else 0.0
+        confidence = reader_confidence(reader_features(best.support, best.no_answer, rules_confidence, inside,
+                                                       result.language))
+        result.confidence = round(confidence, 4)
+        if confidence < self.reader_threshold:
+            return result
+        result.answer_type = span.answer_type if inside else None
+        return self._answered(result, best.doc_id, best.start, best.end, best.text, (best.start, best.end))
+
+    def _answered(self, result: AskResult, doc_id: str, start: int, end: int, text: str,
+                  fallback: tuple[int, int]) -> AskResult:
+        """``result`` answered with ``article.text[start:end] == text``, cited with the retrieved chunk that
+        holds it (else ``fallback``: the answer's sentence)."""
         passage = next(
-            (p for p in retrieval.passages if p.chunk.doc_id == span.doc_id and p.chunk.start <= span.start and span.end <= p.chunk.end),
+            (p for p in result.passages if p.chunk.doc_id == doc_id and p.chunk.start <= start and end <= p.chunk.end),
             None,
         )
-        article = self.index.articles[span.doc_id]
-        passage_start, passage_end = (passage.chunk.start, passage.chunk.end) if passage else (span.sentence.start, span.sentence.end)
-        result.answer = span.text
+        article = self.index.articles[doc_id]
+        passage_start, passage_end = (passage.chunk.start, passage.chunk.end) if passage else fallback
+        result.answer = text
         result.citation = Citation(
-            doc_id=span.doc_id,
+            doc_id=doc_id,
             title=article.title,
-            start=span.start,
-            end=span.end,
+            start=start,
+            end=end,
             passage=article.text[passage_start:passage_end],
             passage_start=passage_start,
             passage_end=passage_end,
         )
-        if retrieval.language == "en" and article.lang == "ko":
-            result.gloss = gloss(span.text)
+        if result.language == "en" and article.lang == "ko":
+            result.gloss = gloss(text)
         return result
 
     def _evidence(self, passages: list[Passage], query_vector) -> list[EvidenceSentence]:

@@ -201,6 +201,22 @@ def test_korquad_paragraphs_become_articles_with_stable_ids(tmp_path):
     assert gold.questions[0].answers == ["1989년 2월 15일"]  # the same gold twice counts once
 
 
+def test_split_keeps_the_held_out_articles_questions_and_samples_among_them(tmp_path):
+    squad = write_squad(tmp_path / "dev.json")
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"held_out": {"articles": [0]}, "train": {"articles": [1]}}), encoding="utf-8")
+    gold = load_gold(squad, "korquad", split=split)
+    assert [q.id for q in gold.questions] == ["k-0-0", "k-0-1", "k-1-0"] and gold.total == 3
+    assert len(gold.articles) == 3  # the archive still holds every paragraph
+    sampled = load_gold(squad, "korquad", split=split, sample=2, seed=1)
+    assert len(sampled.questions) == 2 and {q.doc[:5] for q in sampled.questions} == {"kq000"}
+    with pytest.raises(UsageError, match="--format korquad"):
+        load_gold(write_gold(tmp_path / "gold.jsonl"), "seeds", split=split)
+    split.write_text('{"train": {}}', encoding="utf-8")
+    with pytest.raises(InputError, match="not a split file"):
+        load_gold(squad, "korquad", split=split)
+
+
 def test_a_file_that_is_not_squad_is_refused(tmp_path):
     with pytest.raises(InputError, match="not a SQuAD v1.1 file"):
         load_gold(write_squad(tmp_path / "x.json", {"data": [{"title": "t"}]}), "korquad")
@@ -366,7 +382,7 @@ def canned_report(interrupted: bool = False) -> EvalReport:
 def test_report_json_shape():
     data = report_json(canned_report())
     assert json.loads(json.dumps(data, ensure_ascii=False)) == data  # JSON-ready
-    assert set(data) == {"gold", "format", "k", "planned", "evaluated", "interrupted", "index", "metrics", "records"}
+    assert set(data) == {"gold", "format", "k", "planned", "evaluated", "interrupted", "index", "answerer", "metrics", "records"}
     assert set(data["metrics"]) == {"k", "overall", "by_lang", "reliability"}
     assert data["index"] == {"path": "index", "reused": True, "build_seconds": 1.5, "articles": 3, "skipped": 0}
     first = data["records"][0]
@@ -379,7 +395,8 @@ def test_report_json_shape():
 
 def test_format_report_prints_every_metric_per_language():
     text = format_report(canned_report())
-    header = text.splitlines()[3].split()
+    assert text.splitlines()[2] == "answers: rules"
+    header = text.splitlines()[4].split()
     assert header == ["overall", "ko", "en"]
     for label in ("EM", "F1", "SQuAD F1 (en gold)", "hit@1", "hit@5", "MRR@5", "decline precision",
                   "decline recall", "confident-wrong", "citation valid", "latency p50 (s)", "latency p95 (s)",

@@ -140,13 +140,30 @@ def _check_spans(spans, articles: dict[str, str], passages) -> None:
 # ----------------------------------------------------------------------------------------------- loading
 
 
-def test_no_reader_is_pinned_in_the_repo_lock(monkeypatch):
-    monkeypatch.delenv("QA_MODELS_LOCK", raising=False)
+def test_no_reader_pinned_means_no_reader(tmp_path, monkeypatch):
+    lock = tmp_path / "models.lock"
+    lock.write_text((ROOT / "models.lock").read_text(encoding="utf-8").split('[[model]]\nname = "e5-small-korquad-reader"')[0],
+                    encoding="utf-8")
+    monkeypatch.setenv("QA_MODELS_LOCK", str(lock))
+    assert not any(e.role == "reader" for e in models.load_lock(lock))
     assert load_reader() is None
 
 
+@pytest.mark.slow
+def test_the_repo_lock_pins_our_reader_and_it_reads(monkeypatch):
+    monkeypatch.delenv("QA_MODELS_LOCK", raising=False)
+    entry = models.find_model(None, "reader")
+    assert entry.backend == "e5-onnx" and not models.verify(entry)
+    reader = load_reader()
+    assert reader.name == entry.name
+    passages = [("ko", KOREAN, 0), ("en", ENGLISH, 0)]
+    best = reader.read("한국은행은 기준금리를 얼마로 동결했나?", passages, top_k=1)[0]
+    assert best.doc_id == "ko" and "3.5%" in best.text and KOREAN[best.start : best.end] == best.text
+    assert best.support > best.no_answer
+
+
 def test_the_default_path_never_imports_torch(tmp_path):
-    code = "import sys, qa.reader as r; assert r.load_reader() is None; assert 'torch' not in sys.modules"
+    code = "import sys, qa.reader as r; assert r.load_reader() is not None; assert 'torch' not in sys.modules"
     env = {"PATH": "", "HOME": str(tmp_path), "QA_MODELS_LOCK": str(ROOT / "models.lock")}
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env=env, timeout=60)
 
