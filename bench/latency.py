@@ -1,8 +1,9 @@
 """Speed figures for the README, measured in one run on this machine:
 
 - index build of the seeds (wall time, chunks/s, peak memory) into a fresh folder;
-- cold `qa ask` on the built index (new process each time), median of 5, and its peak memory;
-- `qa chat`: median seconds per question over the public gold questions piped in.
+- cold `qa ask` on the built index (new process each time), median of 5, and its peak memory, with the
+  reader and with rules only;
+- `qa chat`: seconds per question after the first, over the public gold questions piped in, both ways.
 
     python bench/latency.py [--gold ../shared/gold/seeds.jsonl]
 
@@ -60,21 +61,23 @@ def main() -> None:
         print(f"re-index, nothing changed: {seconds:.2f} s")
 
         question = "엔비디아의 주가는 하루에 몇 퍼센트 급락했나?"
-        cold = [timed(QA + ["ask", question, "--index-dir", index_dir], env=env)[0] for _ in range(args.runs)]
-        _, peak, _ = timed(QA + ["ask", question, "--index-dir", index_dir], env=env)
-        print(f"cold qa ask: median {statistics.median(cold):.3f} s of {args.runs} (min {min(cold):.3f}, max {max(cold):.3f}), peak {peak} MB")
         english = "How many H800 GPU hours did the training take?"
-        cold_en = [timed(QA + ["ask", english, "--index-dir", index_dir], env=env)[0] for _ in range(args.runs)]
-        print(f"cold qa ask (English): median {statistics.median(cold_en):.3f} s of {args.runs}")
-
         questions = [json.loads(line)["question"] for line in Path(args.gold).read_text(encoding="utf-8").splitlines() if line.strip()]
-        # Time per question from inside one chat process: total minus the start-up, divided by questions.
-        start_only, _, _ = timed(QA + ["chat", "--json", "--index-dir", index_dir], stdin="", env=env)
-        total, _, out = timed(QA + ["chat", "--json", "--index-dir", index_dir], stdin="\n".join(questions) + "\n", env=env)
-        answered = len(out.strip().splitlines())
-        print(f"qa chat: {answered} questions in {total:.2f} s; start-up {start_only:.2f} s; "
-              f"{(total - start_only) / max(answered, 1):.3f} s per question (mean after start-up)")
-
+        for mode, flag in (("reader", "--reader"), ("rules only", "--no-reader")):
+            cold = [timed(QA + ["ask", question, "--index-dir", index_dir, flag], env=env)[0] for _ in range(args.runs)]
+            _, peak, _ = timed(QA + ["ask", question, "--index-dir", index_dir, flag], env=env)
+            print(f"[{mode}] cold qa ask: median {statistics.median(cold):.3f} s of {args.runs} "
+                  f"(min {min(cold):.3f}, max {max(cold):.3f}), peak {peak} MB")
+            cold_en = [timed(QA + ["ask", english, "--index-dir", index_dir, flag], env=env)[0] for _ in range(args.runs)]
+            print(f"[{mode}] cold qa ask (English): median {statistics.median(cold_en):.3f} s of {args.runs}")
+            # Per question inside one chat process: the first question (which loads the reader) apart, then
+            # the rest: total minus the time to the first answer, divided by the questions after it.
+            first, _, _ = timed(QA + ["chat", "--json", "--index-dir", index_dir, flag], stdin=questions[0] + "\n", env=env)
+            total, _, out = timed(QA + ["chat", "--json", "--index-dir", index_dir, flag],
+                                  stdin="\n".join(questions) + "\n", env=env)
+            answered = len(out.strip().splitlines())
+            print(f"[{mode}] qa chat: {answered} questions in {total:.2f} s; start-up + first question {first:.2f} s; "
+                  f"{(total - first) / max(answered - 1, 1):.3f} s per later question")
 
 if __name__ == "__main__":
     main()

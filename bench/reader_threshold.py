@@ -54,9 +54,9 @@ def collect() -> list[dict]:
 
     original_read = reader.read
 
-    def read(*args, **kwargs):
-        kwargs["top_k"] = 1
-        seen["reader"] = original_read(*args, **kwargs)
+    def read(question, passages, top_k=1, priors=None):
+        seen["passages"] = list(zip(passages, priors))
+        seen["reader"] = original_read(question, passages, top_k=1, priors=priors)
         return seen["reader"]
 
     reader.read = read
@@ -68,12 +68,16 @@ def collect() -> list[dict]:
             seen.clear()
             session.ask(q["question"], k=5)
             span, best = seen.get("rules"), (seen.get("reader") or [None])[0]
+            passages = seen.get("passages") or []
+            retrieval = max((score for (doc, text, start), score in passages if best and doc == best.doc_id
+                             and start <= best.start and best.end <= start + len(text)), default=0.0)
             f1 = lambda text: max_over_golds(korquad_f1, text, q["answers"]) if q["answers"] and text else 0.0  # noqa: E731
             rows.append({
                 "id": q["id"], "set": q["set"], "lang": q["lang"], "archive": archive,
                 "answerable": bool(q["answers"]),
                 "reader": best.text if best else None, "reader_f1": f1(best.text if best else None),
                 "support": best.support if best else 0.0, "no_answer": best.no_answer if best else 1.0,
+                "retrieval": retrieval,
                 "rules": span.text if span else None, "rules_f1": f1(span.text if span else None),
                 "rules_confidence": float(span.confidence) if span else 0.0,
                 "agree": bool(span and best and span.doc_id == best.doc_id and best.start <= span.start and span.end <= best.end),
@@ -100,7 +104,8 @@ def collect() -> list[dict]:
 
 
 def features(row: dict) -> list[float]:
-    return reader_features(row["support"], row["no_answer"], row["rules_confidence"], row["agree"], row["lang"])
+    return reader_features(row["support"], row["no_answer"], row["retrieval"], row["rules_confidence"], row["agree"],
+                           row["lang"])
 
 
 def confidence(row: dict, weights, intercept: float) -> float:

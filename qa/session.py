@@ -24,16 +24,16 @@ MAX_QUESTION_CHARS = 1000
 READER_PASSAGES = 3  # top retrieved chunks the neural reader reads (each ~1 window: ~0.1 s on 2 cores)
 # The reader's answer confidence: a logistic regression fitted by bench/reader_threshold.py on our dev sets
 # (tests/data/dev/), predicting "the reader's span is right (F1 >= 0.5)"; declined below the threshold.
-READER_CONFIDENCE_FEATURES = ("support", "no_answer", "rules_confidence", "rules_inside", "english")
-READER_CONFIDENCE_COEFFICIENTS = (4.0, -4.0, 2.0, 1.0, 0.0)
+READER_CONFIDENCE_FEATURES = ("support", "no_answer", "retrieval", "rules_confidence", "rules_inside", "english")
+READER_CONFIDENCE_COEFFICIENTS = (4.0, -4.0, 0.0, 2.0, 1.0, 0.0)
 READER_CONFIDENCE_INTERCEPT = -3.0
 READER_DECLINE_THRESHOLD = 0.5
 
 
-def reader_features(support: float, no_answer: float, rules_confidence: float, rules_inside: bool,
-                    language: str) -> list[float]:
-    """In READER_CONFIDENCE_FEATURES order."""
-    return [support, no_answer, rules_confidence, float(rules_inside), float(language == "en")]
+def reader_features(support: float, no_answer: float, retrieval: float, rules_confidence: float,
+                    rules_inside: bool, language: str) -> list[float]:
+    """In READER_CONFIDENCE_FEATURES order; ``retrieval``: the fused score of the span's passage."""
+    return [support, no_answer, retrieval, rules_confidence, float(rules_inside), float(language == "en")]
 
 
 def reader_confidence(features: list[float]) -> float:
@@ -231,8 +231,10 @@ class Session:
         best = spans[0]
         inside = span is not None and span.doc_id == best.doc_id and best.start <= span.start and span.end <= best.end
         rules_confidence = float(span.confidence) if span is not None else 0.0
-        confidence = reader_confidence(reader_features(best.support, best.no_answer, rules_confidence, inside,
-                                                       result.language))
+        retrieval = max((p.score for p in chosen if p.chunk.doc_id == best.doc_id
+                         and p.chunk.start <= best.start and best.end <= p.chunk.end), default=0.0)
+        confidence = reader_confidence(reader_features(best.support, best.no_answer, retrieval, rules_confidence,
+                                                       inside, result.language))
         result.confidence = round(confidence, 4)
         if confidence < self.reader_threshold:
             return result
