@@ -1,0 +1,76 @@
+"""The reader inside Session.ask: loaded lazily, only for the languages it serves; its span cited with exact
+offsets; declined below the reader's threshold; rules alone without a reader. A stub reader stands in for
+the model (its spans are real spans of the retrieved passages), so these tests check the wiring."""
+from __future__ import annotations
+
+import pytest
+
+from qa.reader import ReaderSpan
+from qa.session import Session
+
+
+class StubReader:
+    """Answers with a span of the first passage (the first word of 6+ characters), with given probabilities."""
+
+    name = "stub-reader"
+
+    def __init__(self, support: float, no_answer: float):
+        self.support, self.no_answer = support, no_answer
+        self.calls: list[tuple[str, list, list]] = []
+
+    def read(self, question, passages, top_k=5, priors=None):
+        self.calls.append((question, passages, priors))
+        doc_id, text, start = passages[0]
+        word = next(w for w in text.split() if len(w) >= 6)
+        at = text.index(word)
+        return [ReaderSpan(doc_id, start + at, start + at + len(word), word, self.support / 2, 0.0,
+                           self.no_answer, self.support)][:top_k]
+
+
+def _cited(session: Session, result) -> None:
+    article = session.index.articles[result.citation.doc_id]
+    assert article.text[result.citation.start : result.citation.end] == result.answer
+    passage = article.text[result.citation.passage_start : result.citation.passage_end]
+    assert passage == result.citation.passage and result.answer in passage
+
+
+def test_a_confident_reader_answers_with_its_span(index_copy, fake_embedder):
+    reader = StubReader(support=0.95, no_answer=0.01)
+    session = Session(index_copy, fake_embedder, reader=reader)
+    result = session.ask("엔비디아 주가는 얼마나 떨어졌나?")
+    assert result.answer is not None and result.confidence >= session.reader_threshold
+    _cited(session, result)
+    question, passages, priors = reader.calls[-1]
+    assert len(passages) == 3 and len(priors) == 3 and all(p > 0 for p in priors)
+    assert result.answer in passages[0][1]
+
+
+def test_an_unsure_reader_declines(index_copy, fake_embedder):
+    session = Session(index_copy, fake_embedder, reader=StubReader(support=0.02, no_answer=0.9))
+    result = session.ask("엔비디아 주가는 얼마나 떨어졌나?")
+    assert result.answer is None and result.citation is None
+    assert 0.0 <= result.confidence < session.reader_threshold
+
+
+def test_the_reader_is_loaded_once_and_only_for_its_languages(index_copy, fake_embedder):
+    loads = []
+
+    def factory():
+        loads.append(1)
+        return StubReader(support=0.95, no_answer=0.01)
+
+    session = Session(index_copy, fake_embedder, reader=factory, reader_languages=frozenset({"ko"}))
+    session.ask("How much did Nvidia shares fall?")
+    assert loads == []  # English: the rules answer, the reader is not even loaded
+    session.ask("엔비디아 주가는 얼마나 떨어졌나?")
+    session.ask("딥시크는 언제 R1을 공개했나?")
+    assert loads == [1]
+
+
+@pytest.mark.parametrize("question", ["엔비디아 주가는 얼마나 떨어졌나?", "딥시크는 언제 R1을 공개했나?"])
+def test_without_a_reader_the_rules_answer_as_before(index_copy, fake_embedder, question):
+    plain = Session(index_copy, fake_embedder)
+    none_pinned = Session(index_copy, fake_embedder, reader=lambda: None)
+    a, b = plain.ask(question), none_pinned.ask(question)
+    assert (a.answer, a.confidence, a.citation) == (b.answer, b.confidence, b.citation)
+    assert none_pinned.reader() is None
