@@ -1,5 +1,5 @@
-"""Fit the reader's answer confidence (qa/session.py READER_CONFIDENCE_*) and its decline threshold, and
-compare reader and rules per question language — on our own dev sets, never on the public gold or the
+"""Choose the reader's decline threshold (qa/session.py READER_DECLINE_THRESHOLD) and compare reader and
+rules per question language — on our own dev sets, never on the public gold or the
 Korean questions of KorQuAD's held-out articles (those score the reader in the README).
 
 Questions (tests/data/dev/, see its README):
@@ -10,11 +10,11 @@ Questions (tests/data/dev/, see its README):
   (en_over_korquad.jsonl) — only those on articles the reader never trained on (qa/weights/split.json).
 
 Every question goes through the real Session with the reader; the reader's best span (its support and the
-no-answer probability) and the rule-based span (its own calibrated confidence; whether it lies inside the
-reader's span) are kept. A logistic regression over those features (bench/calibrate.py's fit) predicts
-"the reader's answer is right (F1 >= 0.5)"; fitted on ~70 % (hash split by id), the threshold maximising
-the share of right answers + the share of right declines (``balanced``) chosen there, the other ~30 % reported; then refitted on all for the
-constants. Printed per language: rules alone vs reader, right answers + right declines, F1.
+no-answer probability) and the rule-based span with its own calibrated confidence are kept, then the
+Session's rule (reader if support > no-answer and support >= threshold, else rules if confident, else
+decline) is replayed for each threshold, and against rules alone. Printed per language: right answers
+(F1 >= 0.5), right declines, mean F1 over answerable questions. The threshold that maximises the share of
+right answers + the share of right declines over both languages is chosen (ties: the lowest: most gold questions have an answer).
 
     python bench/reader_threshold.py [--rows /tmp/reader-rows.json]
 """
@@ -30,12 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import qa.session  # noqa: E402
-from bench.calibrate import DEV, FIRST_ARTICLES, KORQUAD, _read, _restricted, fit_logistic, held_out  # noqa: E402
+from bench.calibrate import DEV, FIRST_ARTICLES, KORQUAD, _read, _restricted  # noqa: E402
 from qa.answer import DEFAULT_DECLINE_THRESHOLD, extract_answer  # noqa: E402
 from qa.evaluate import korquad_f1, load_gold, max_over_golds, prepare_korquad_index  # noqa: E402
 from qa.models import load_embedder  # noqa: E402
 from qa.reader import load_reader  # noqa: E402
-from qa.session import READER_CONFIDENCE_FEATURES, reader_features  # noqa: E402
 
 SPLIT = ROOT / "qa" / "weights" / "split.json"
 THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 17)]
@@ -103,24 +102,11 @@ def collect() -> list[dict]:
     return rows
 
 
-def features(row: dict) -> list[float]:
-    return reader_features(row["support"], row["no_answer"], row["retrieval"], row["rules_confidence"], row["agree"],
-                           row["lang"])
-
-
-def confidence(row: dict, weights, intercept: float) -> float:
-    import math
-
-    return 1 / (1 + math.exp(-(sum(w * x for w, x in zip(weights, features(row))) + intercept)))
-
-
-def replay(row: dict, model) -> tuple[bool, float]:
-    """(answered, F1) under the Session's rule; model None: rules alone, else (weights, intercept, threshold)."""
-    if model is not None:
-        weights, intercept, threshold = model
-        if row["reader"] is not None and confidence(row, weights, intercept) >= threshold:
-            return True, row["reader_f1"]
-        return False, 0.0
+def replay(row: dict, threshold: float | None) -> tuple[bool, float]:
+    """(answered, F1) under the Session's rule; threshold None: rules alone."""
+    if threshold is not None and row["reader"] is not None and row["support"] > row["no_answer"] \
+            and row["support"] >= threshold:
+        return True, row["reader_f1"]
     if row["rules"] is not None and row["rules_confidence"] >= DEFAULT_DECLINE_THRESHOLD:
         return True, row["rules_f1"]
     return False, 0.0
@@ -150,17 +136,6 @@ def score(rows: list[dict], model) -> dict:
             "unanswerable": len(rows) - answerable}
 
 
-def fit(rows: list[dict]):
-    import numpy as np
-
-    usable = [r for r in rows if r["reader"] is not None]
-    x = np.array([features(r) for r in usable], dtype=np.float64)
-    y = np.array([float(r["answerable"] and r["reader_f1"] >= 0.5) for r in usable])
-    weights, intercept = fit_logistic(x, y)
-    best = max(THRESHOLDS, key=lambda t: (round(balanced(rows, (weights, intercept, t)), 6), -abs(t - 0.5)))
-    return weights.tolist(), intercept, best
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=Path, default=None, help="reuse (or write) the collected rows here")
@@ -171,23 +146,13 @@ def main() -> int:
         rows = collect()
         if args.rows:
             args.rows.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
-    train = [r for r in rows if not held_out(r)]
-    test = [r for r in rows if held_out(r)]
-    model = fit(train)
-    print(f"fitted on {len(train)} rows: weights {dict(zip(READER_CONFIDENCE_FEATURES, model[0]))}, "
-          f"intercept {model[1]:.3f}, threshold {model[2]}")
-    for name, part in (("held-out part", test), ("all", rows)):
-        for lang in ("ko", "en"):
-            subset = [r for r in part if r["lang"] == lang]
-            print(f"{name} {lang}: rules {score(subset, None)}  reader {score(subset, model)}")
-    weights, intercept, threshold = fit(rows)
-    print("\nconstants (fitted on all rows) for qa/session.py:")
-    print(f"READER_CONFIDENCE_COEFFICIENTS = {tuple(round(w, 4) for w in weights)}")
-    print(f"READER_CONFIDENCE_INTERCEPT = {intercept:.4f}")
-    print(f"READER_DECLINE_THRESHOLD = {threshold}")
     for lang in ("ko", "en"):
         subset = [r for r in rows if r["lang"] == lang]
-        print(f"all {lang}: rules {score(subset, None)}  reader {score(subset, (weights, intercept, threshold))}")
+        print(f"{lang}: rules alone  {score(subset, None)}")
+        for t in THRESHOLDS:
+            print(f"{lang}: reader >= {t:<5} {score(subset, t)}")
+    chosen = max(THRESHOLDS, key=lambda t: (round(balanced(rows, t), 6), -t))  # ties: the lowest, answer more
+    print(f"chosen READER_DECLINE_THRESHOLD = {chosen}")
     return 0
 
 

@@ -380,7 +380,8 @@ def load_reader(name: str | None = None, entries=None) -> Reader | None:
     entry = find_model(name, "reader", entries)
     problems = verify(entry)
     if problems:
-        raise ModelError(f"refusing to load {entry.name}: " + "; ".join(str(p) for p in problems))
+        raise ModelError(f"refusing to load {entry.name}: " + "; ".join(str(p) for p in problems)
+                         + " (--no-reader answers without it)")
     if entry.backend == "e5-onnx":
         return _load_e5_onnx(entry, entries)
     offline_env()  # before transformers is first imported

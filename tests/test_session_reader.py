@@ -45,11 +45,17 @@ def test_a_confident_reader_answers_with_its_span(index_copy, fake_embedder):
     assert result.answer in passages[0][1]
 
 
-def test_an_unsure_reader_declines(index_copy, fake_embedder):
-    session = Session(index_copy, fake_embedder, reader=StubReader(support=0.02, no_answer=0.9))
-    result = session.ask("엔비디아 주가는 얼마나 떨어졌나?")
-    assert result.answer is None and result.citation is None
-    assert 0.0 <= result.confidence < session.reader_threshold
+@pytest.mark.parametrize("question", ["엔비디아 주가는 얼마나 떨어졌나?", "딥시크는 언제 R1을 공개했나?", "화성 기지는 언제 완공됐나?"])
+def test_an_unsure_reader_leaves_the_question_to_the_rules(index_copy, fake_embedder, question):
+    rules = Session(index_copy, fake_embedder).ask(question)
+    unsure = Session(index_copy, fake_embedder, reader=StubReader(support=0.02, no_answer=0.9))
+    result = unsure.ask(question)
+    assert (result.answer, result.citation) == (rules.answer, rules.citation)
+    if result.answer is None:
+        assert result.confidence < max(unsure.reader_threshold, unsure.decline_threshold)
+    # a span that does not beat the no-answer option never answers, whatever its support
+    below = Session(index_copy, fake_embedder, reader=StubReader(support=0.9, no_answer=0.95)).ask(question)
+    assert (below.answer, below.citation) == (rules.answer, rules.citation)
 
 
 def test_the_reader_is_loaded_once_and_only_for_its_languages(index_copy, fake_embedder):
