@@ -79,14 +79,14 @@ def collect() -> list[dict]:
                 "retrieval": retrieval,
                 "rules": span.text if span else None, "rules_f1": f1(span.text if span else None),
                 "rules_confidence": float(span.confidence) if span else 0.0,
-                "agree": bool(span and best and span.doc_id == best.doc_id and best.start <= span.start and span.end <= best.end),
             })
         return rows
 
     held = set(json.loads(SPLIT.read_text(encoding="utf-8"))["held_out"]["articles"])
     gold = load_gold(KORQUAD, "korquad")
     index = Path(prepare_korquad_index(gold, embedder).path)
-    session = qa.session.Session(index, embedder, sources=(), reader=reader, reader_threshold=0.0)
+    # reader_threshold above 1: the reader never answers, so the rules always run and both spans are kept
+    session = qa.session.Session(index, embedder, sources=(), reader=reader, reader_threshold=2.0)
     session.index = _restricted(session.index, lambda doc: int(doc[2:5]) < FIRST_ARTICLES)
     questions = [dict(q, set="en-korquad") for q in _read(DEV / "en_over_korquad.jsonl") if int(q["doc"][2:5]) in held]
     questions += [dict(q, set=f"{q['lang']}-unanswerable-korquad") for q in _read(DEV / "unanswerable_korquad70.jsonl")]
@@ -96,7 +96,7 @@ def collect() -> list[dict]:
 
     seeds_dir = Path("/tmp/qa-calibrate-seeds-en")
     qa.session.update_index([str(ROOT / "seeds"), str(DEV / "en_news1.txt"), str(DEV / "en_news2.txt")], seeds_dir, embedder)
-    session = qa.session.Session(seeds_dir, embedder, sources=(), reader=reader, reader_threshold=0.0)
+    session = qa.session.Session(seeds_dir, embedder, sources=(), reader=reader, reader_threshold=2.0)
     questions = [dict(q, set=q["id"].rsplit("-", 1)[0]) for q in _read(DEV / "seeds_en_archive.jsonl")]
     rows += ask_all(session, questions, "seeds+en")
     return rows
