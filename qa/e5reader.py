@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .e5torch import QK, _Q4_BLOCK, E5File, read_e5_file
+from .e5torch import QK, _Q4_BLOCK, E5File, available_cores, dequantize_blocks, read_e5_file
 from .errors import ModelError
 from .reader import BATCH_WINDOWS, E5Windows, Reader, Window
 
@@ -106,12 +106,7 @@ class WordRows:
         self.blocks = blocks.reshape(e5.header.vocab_rows, self.hidden // QK)
 
     def __call__(self, ids: np.ndarray) -> np.ndarray:
-        rows = self.blocks[np.asarray(ids, dtype=np.int64)]  # [..., hidden/32]
-        nibbles = rows["qs"]
-        low = (nibbles & 0x0F).astype(np.int8) - 8
-        high = (nibbles >> 4).astype(np.int8) - 8
-        values = np.concatenate([low, high], axis=-1) * rows["d"].astype(np.float32)[..., None]
-        return values.reshape(*rows.shape[:-1], self.hidden).astype(np.float32)
+        return dequantize_blocks(self.blocks[np.asarray(ids, dtype=np.int64)]).astype(np.float32, copy=False)
 
 
 class OnnxRunner:
@@ -143,7 +138,7 @@ def session(path: str | os.PathLike, threads: int | None = None):
     except ImportError as exc:
         raise ModelError("the reader needs onnxruntime: pip install onnxruntime") from exc
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads or _cores()
+    options.intra_op_num_threads = threads or available_cores()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # warnings about unused initializers are not the user's business
     try:
@@ -197,9 +192,3 @@ def export_onnx(model, path: str | os.PathLike, *, bits: int | None = 8, block_s
     os.replace(tmp, path)
     return path
 
-
-def _cores() -> int:
-    try:
-        return max(len(os.sched_getaffinity(0)), 1)
-    except AttributeError:
-        return os.cpu_count() or 1

@@ -140,12 +140,17 @@ def _parse(raw: bytes) -> E5File:
 
 def dequantize_q4_0(raw: bytes | memoryview, rows: int, cols: int) -> np.ndarray:
     """Q4_0 blocks -> float32 [rows, cols], exactly as e5.c's deq_row."""
-    blocks = np.frombuffer(raw, _Q4_BLOCK, rows * cols // QK)
-    scale = blocks["d"].astype(np.float32)[:, None]
+    return dequantize_blocks(np.frombuffer(raw, _Q4_BLOCK, rows * cols // QK)).reshape(rows, cols)
+
+
+def dequantize_blocks(blocks: np.ndarray) -> np.ndarray:
+    """Q4_0 blocks of any shape [..., n] -> float32 [..., n * 32]."""
+    scale = blocks["d"].astype(np.float32)[..., None]
     nibbles = blocks["qs"]
     low = (nibbles & 0x0F).astype(np.int8) - 8  # weights j
     high = (nibbles >> 4).astype(np.int8) - 8  # weights j + 16
-    return (np.concatenate([low, high], axis=1) * scale).reshape(rows, cols)
+    values = np.concatenate([low, high], axis=-1) * scale
+    return values.reshape(*blocks.shape[:-1], blocks.shape[-1] * QK)
 
 
 def _tensor(e5: E5File, name: str, shape: tuple[int, ...]) -> np.ndarray:
