@@ -282,7 +282,7 @@ def export_and_check(model, out: Path, data, split, curve_set: list[dict], final
     entry = find_model(None, "embedder")
     reader = load_onnx_reader(path, entry.resolved_dir() / entry.files[0].path)
     report = {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-              "bytes": path.stat().st_size, "weights": "MatMulNBits 8-bit, block 32, symmetric",
+              "bytes": path.stat().st_size, "weights": "8-bit, block 32, symmetric: int8 behind DequantizeLinear, folded to float32 at load",
               "curve_set": evaluate(reader, curve_set)}
     report["curve_set"]["foreign_null_preferred"] = evaluate(
         reader, foreign_pairs(data, split["held_out"]["articles"], curve_set, random.Random(2)))["null_preferred"]
