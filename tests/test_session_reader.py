@@ -10,21 +10,23 @@ from qa.session import Session
 
 
 class StubReader:
-    """Answers with a span of the first passage (the first word of 6+ characters), with given probabilities."""
+    """Answers with a span of the first passage (the first word of 6+ characters), with given probabilities;
+    ``supports``, if given, sets the support of each successive read instead."""
 
     name = "stub-reader"
 
-    def __init__(self, support: float, no_answer: float):
-        self.support, self.no_answer = support, no_answer
+    def __init__(self, support: float, no_answer: float, supports: list[float] | None = None):
+        self.support, self.no_answer, self.supports = support, no_answer, supports
         self.calls: list[tuple[str, list, list]] = []
 
     def read(self, question, passages, top_k=5, priors=None):
+        support = self.supports[len(self.calls)] if self.supports else self.support
         self.calls.append((question, passages, priors))
         doc_id, text, start = passages[0]
         word = next(w for w in text.split() if len(w) >= 6)
         at = text.index(word)
-        return [ReaderSpan(doc_id, start + at, start + at + len(word), word, self.support / 2, 0.0,
-                           self.no_answer, self.support)][:top_k]
+        return [ReaderSpan(doc_id, start + at, start + at + len(word), word, support / 2, 0.0,
+                           self.no_answer, support)][:top_k]
 
 
 def _cited(session: Session, result) -> None:
@@ -40,9 +42,26 @@ def test_a_confident_reader_answers_with_its_span(index_copy, fake_embedder):
     result = session.ask("엔비디아 주가는 얼마나 떨어졌나?")
     assert result.answer is not None and result.confidence >= session.reader_threshold
     _cited(session, result)
-    question, passages, priors = reader.calls[-1]
-    assert len(passages) == 3 and len(priors) == 3 and all(p > 0 for p in priors)
+    assert len(reader.calls) == 1  # confident on the best chunk: the others are not read
+    question, passages, priors = reader.calls[0]
+    top = result.passages[0].chunk
+    assert passages == [(top.doc_id, session.index.articles[top.doc_id].text[top.start : top.end], top.start)]
+    assert len(priors) == 1 and priors[0] > 0
     assert result.answer in passages[0][1]
+
+
+def test_the_reader_reads_chunks_one_at_a_time_until_one_read_is_confident(index_copy, fake_embedder):
+    reader = StubReader(support=0.0, no_answer=0.01, supports=[0.3, 0.95, 0.99])
+    session = Session(index_copy, fake_embedder, reader=reader)
+    result = session.ask("엔비디아 주가는 얼마나 떨어졌나?")
+    assert len(reader.calls) == 2 and result.confidence == 0.95
+    second = result.passages[1].chunk
+    assert [p[:1] + p[2:] for p in reader.calls[1][1]] == [(second.doc_id, second.start)]
+    assert result.answer in reader.calls[1][1][0][1]
+    _cited(session, result)
+    unsure = StubReader(support=0.1, no_answer=0.5)
+    Session(index_copy, fake_embedder, reader=unsure).ask("엔비디아 주가는 얼마나 떨어졌나?")
+    assert len(unsure.calls) == 3  # READER_PASSAGES, then the rules
 
 
 @pytest.mark.parametrize("question", ["엔비디아 주가는 얼마나 떨어졌나?", "딥시크는 언제 R1을 공개했나?", "화성 기지는 언제 완공됐나?"])
