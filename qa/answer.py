@@ -1037,6 +1037,26 @@ def _format_amount(value: float) -> str:
     return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
+_UNIT_WORD = re.compile(r"[가-힣]+|[A-Za-z]+|[%$€£¥₩]")
+
+
+def unit_conflict(analysis: QuestionAnalysis, text: str) -> bool:
+    """A number span whose unit contradicts the one the question asks for: '600만달러' for '몇 퍼센트인가'.
+    Checks a span from any source (the neural reader picks spans without knowing what the question's
+    wh-word demands). Spans without digits, or without a recognisable unit, never conflict."""
+    hint = analysis.unit_hint
+    if not hint or analysis.answer_type != "number" or not any(ch.isdigit() for ch in text):
+        return False
+    units = set()
+    for word in _UNIT_WORD.findall(text):
+        unit = canonical_unit(word) or canonical_unit(word[-2:]) or canonical_unit(word[-1:])
+        if unit:
+            units.add(unit)
+    if not units or hint in units or (hint == CURRENCY and units & CURRENCY_UNITS):
+        return False
+    return True
+
+
 def gloss(text: str) -> str | None:
     """An English rendering of a Korean number or date ('55억 달러' → '$5.5 billion'), or None."""
     body = text.strip()

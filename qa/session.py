@@ -9,7 +9,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .answer import DEFAULT_DECLINE_THRESHOLD, EvidenceSentence, extract_answer, gloss
+from .answer import DEFAULT_DECLINE_THRESHOLD, EvidenceSentence, extract_answer, gloss, unit_conflict
 from .chunk import ChunkSettings
 from .embed import Embedder
 from .errors import IndexMissingError, QAError, UsageError
@@ -24,7 +24,7 @@ READER_PASSAGES = 3  # top retrieved chunks the neural reader may read, one at a
 # The reader answers when its span beats its own no-answer option and the probability of the spans there
 # (``support``) reaches this floor; otherwise the rule-based answer stands if confident, else decline. Chosen
 # by bench/reader_threshold.py on our dev sets (tests/data/dev/), not on any gold set.
-READER_DECLINE_THRESHOLD = 0.75
+READER_DECLINE_THRESHOLD = 0.8
 DEFAULT_SOURCES = ("seeds",)
 
 
@@ -197,7 +197,7 @@ class Session:
             return extract_answer(analysis, evidence, vocabulary=self.index.vocabulary, embedder=self.embedder.info.name)
 
         if retrieval.passages and retrieval.language in self.reader_languages and self.reader() is not None:
-            return self._with_reader(question, rules, result)
+            return self._with_reader(question, analysis, rules, result)
         span = rules()
         if span is None:
             return result
@@ -207,22 +207,23 @@ class Session:
             return result
         return self._answered(result, span.doc_id, span.start, span.end, span.text, (span.sentence.start, span.sentence.end))
 
-    def _with_reader(self, question: str, rules, result: AskResult) -> AskResult:
+    def _with_reader(self, question: str, analysis, rules, result: AskResult) -> AskResult:
         """The reader reads the top chunks one at a time, best retrieved first, and stops at the first read
         whose best span beats the no-answer option with a ``support`` (the probability of the spans
         overlapping it: the reader's belief that the answer lies there) reaching the reader's floor; that
         support is the confidence. One chunk per read, as the reader was trained: reading the top 3 in one
         softmax split the support between chunks of one topic and declined far more (bench/reader_passages.py:
         KorQuAD held-out F1 54.6 jointly vs 73.7 one at a time, 1.5 windows per question instead of 3).
-        When no read is confident, ``rules()`` (run only then: it costs ~0.1-0.2 s) answers if it clears the
+        A span whose unit contradicts the question's ('600만달러' for '몇 퍼센트') gives way to the read's next
+        best span. When no read is confident, ``rules()`` (run only then: it costs ~0.1-0.2 s) answers if it clears the
         rules' own calibrated floor; else the question is declined."""
         best_seen = 0.0
         for passage in result.passages[:READER_PASSAGES]:
             chunk = passage.chunk
             text = self.index.articles[chunk.doc_id].text[chunk.start : chunk.end]
-            spans = self._reader.read(question, [(chunk.doc_id, text, chunk.start)], top_k=1,
+            spans = self._reader.read(question, [(chunk.doc_id, text, chunk.start)], top_k=5,
                                       priors=[max(passage.score, 1e-3)])
-            best = spans[0] if spans else None
+            best = next((span for span in spans if not unit_conflict(analysis, span.text)), None)
             if best is None:
                 continue
             if best.support > best.no_answer and best.support >= self.reader_threshold:

@@ -4,7 +4,7 @@ from dataclasses import replace
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from qa.answer import CONFIDENCE_EMBEDDER, DEFAULT_DECLINE_THRESHOLD, EvidenceSentence, extract_answer, gloss
+from qa.answer import CONFIDENCE_EMBEDDER, DEFAULT_DECLINE_THRESHOLD, EvidenceSentence, extract_answer, gloss, unit_conflict
 from qa.chunk import EnglishAnalyzer, Sentence, Token, split_sentences
 from qa.ingest import make_article
 from qa.question import analyze_question
@@ -224,3 +224,19 @@ def test_person_named_before_an_affiliation_and_title(kiwi):
              for f, l, _ in _names_before_titles(sentence)}
     assert "제임스 하트필드" in names
     assert not any("옥스퍼드대" in n or "함께" in n for n in names)
+
+
+@pytest.mark.parametrize("question, span, conflicts", [
+    ("비용은 라마 3 개발 비용의 몇 퍼센트인가?", "600만달러", True),  # an amount for a percentage
+    ("비용은 라마 3 개발 비용의 몇 퍼센트인가?", "약 10%", False),
+    ("몇 명이 참석했나?", "2020년", True),
+    ("몇 명이 참석했나?", "3천 명", False),
+    ("How much money did the company lose?", "55억 달러", False),  # any currency will do
+    ("How much money did the company lose?", "약 17%", True),
+    ("What share of demand do they hold?", "약 50%", False),
+    ("몇 개국이 참여했나?", "12개국", False),  # no unit recognised: no conflict claimed
+    ("몇 퍼센트가 찬성했나?", "절반 이상", False),  # no digits: not a number span to judge
+    ("누가 의혹을 제기했나?", "2020년", False),  # the question asks for no unit
+])
+def test_unit_conflict_only_for_numbers_with_a_contradicting_unit(question, span, conflicts):
+    assert unit_conflict(analyze_question(question), span) is conflicts

@@ -99,3 +99,31 @@ def test_without_a_reader_the_rules_answer_as_before(index_copy, fake_embedder, 
     a, b = plain.ask(question), none_pinned.ask(question)
     assert (a.answer, a.confidence, a.citation) == (b.answer, b.confidence, b.citation)
     assert none_pinned.reader() is None
+
+
+class UnitStubReader:
+    """Offers, best first, a year of the passage and then a percentage of it, both very confident."""
+
+    name = "unit-stub-reader"
+
+    def read(self, question, passages, top_k=5, priors=None):
+        import re
+
+        doc_id, text, start = passages[0]
+        spans = []
+        for pattern in (r"\d{4}년", r"\d+(?:\.\d+)?%"):
+            found = re.search(pattern, text)
+            if found:
+                spans.append(ReaderSpan(doc_id, start + found.start(), start + found.end(), found.group(), 0.5,
+                                        0.0, 0.01, 0.99))
+        return spans[:top_k]
+
+
+def test_a_reader_span_with_the_wrong_unit_gives_way_to_its_next_span(index_copy, fake_embedder):
+    session = Session(index_copy, fake_embedder, reader=UnitStubReader())
+    result = session.ask("엔비디아 주가는 2025년 1월 27일 하루에 몇 퍼센트 급락했나?")
+    first = result.passages[0].chunk
+    passage = session.index.articles[first.doc_id].text[first.start : first.end]
+    assert "%" in passage and "년" in passage  # the stub offers a year first, then a percentage
+    assert result.answer is not None and result.answer.endswith("%")
+    _cited(session, result)
