@@ -1037,6 +1037,21 @@ def _format_amount(value: float) -> str:
     return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
+def without_trailing_particles(start: int, end: int, tokens: list[Token]) -> int:
+    """The end of ``[start, end)`` moved back over particles the span ends with ('1940년에' -> '1940년',
+    '거문도가' -> '거문도'), judged by the article's stored morphemes: a neural reader's span ends where a
+    subword token ends, and Korean particles are fused to their word. Only whole particles at the very end
+    go, never a span's only word."""
+    inside = sorted((t for t in tokens if start <= t.start and t.end <= end), key=lambda t: (t.start, t.end))
+    while len(inside) >= 2 and inside[-1].end == end and inside[-1].tag.startswith("J"):
+        before = max(t.end for t in inside[:-1])
+        if not start < before < end:
+            break  # a contraction ('난' = 나 + ㄴ) shares its word's characters
+        end = before
+        inside = [t for t in inside if t.end <= end]
+    return end
+
+
 _UNIT_WORD = re.compile(r"[가-힣]+|[A-Za-z]+|[%$€£¥₩]")
 
 

@@ -9,7 +9,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .answer import DEFAULT_DECLINE_THRESHOLD, EvidenceSentence, extract_answer, gloss, unit_conflict
+from .answer import (DEFAULT_DECLINE_THRESHOLD, EvidenceSentence, extract_answer, gloss, unit_conflict,
+                     without_trailing_particles)
 from .chunk import ChunkSettings
 from .embed import Embedder
 from .errors import IndexMissingError, QAError, UsageError
@@ -215,7 +216,7 @@ class Session:
         softmax split the support between chunks of one topic and declined far more (bench/reader_passages.py:
         KorQuAD held-out F1 54.6 jointly vs 73.7 one at a time, 1.5 windows per question instead of 3).
         A span whose unit contradicts the question's ('600만달러' for '몇 퍼센트') gives way to the read's next
-        best span. When no read is confident, ``rules()`` (run only then: it costs ~0.1-0.2 s) answers if it clears the
+        best span; the answer ends before any particle fused to its last word ('1940년에' -> '1940년'). When no read is confident, ``rules()`` (run only then: it costs ~0.1-0.2 s) answers if it clears the
         rules' own calibrated floor; else the question is declined."""
         best_seen = 0.0
         for passage in result.passages[:READER_PASSAGES]:
@@ -228,7 +229,10 @@ class Session:
                 continue
             if best.support > best.no_answer and best.support >= self.reader_threshold:
                 result.confidence = round(best.support, 4)
-                return self._answered(result, best.doc_id, best.start, best.end, best.text, (best.start, best.end))
+                tokens = [t for sid in chunk.sentence_ids for t in self.index.sentences[sid].tokens]
+                end = without_trailing_particles(best.start, best.end, tokens)
+                answer = self.index.articles[best.doc_id].text[best.start : end]
+                return self._answered(result, best.doc_id, best.start, end, answer, (best.start, end))
             best_seen = max(best_seen, best.support)
         span = rules()
         if span is not None and span.confidence >= self.decline_threshold:

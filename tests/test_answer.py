@@ -240,3 +240,21 @@ def test_person_named_before_an_affiliation_and_title(kiwi):
 ])
 def test_unit_conflict_only_for_numbers_with_a_contradicting_unit(question, span, conflicts):
     assert unit_conflict(analyze_question(question), span) is conflicts
+
+
+@pytest.mark.parametrize("text, span, minimal", [
+    ("1940년에 태어났다.", "1940년에", "1940년"),
+    ("거문도가 있다", "거문도가", "거문도"),
+    ("감독의무자에게 책임이 있다", "감독의무자에게", "감독의무자"),
+    ("10만명이 모였다", "10만명이", "10만명"),
+    ("국가가 나섰다", "국가가", "국가"),  # '가' of 국가 belongs to the noun; only the particle goes
+    ("작가상을 받았다", "작가상", "작가상"),  # nothing to cut
+    ("난 몰라", "난", "난"),  # a contraction is left whole
+    ("하나님의 뜻", "하나님의 뜻", "하나님의 뜻"),  # a particle inside the span stays
+])
+def test_trailing_particles_leave_the_span_by_the_stored_morphemes(kiwi, text, span, minimal):
+    from qa.answer import without_trailing_particles
+
+    start = text.index(span)
+    end = without_trailing_particles(start, start + len(span), kiwi.tokenize(text))
+    assert text[start:end] == minimal
