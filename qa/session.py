@@ -216,7 +216,7 @@ class Session:
         softmax split the support between chunks of one topic and declined far more (bench/reader_passages.py:
         KorQuAD held-out F1 54.6 jointly vs 73.7 one at a time, 1.5 windows per question instead of 3).
         A span whose unit contradicts the question's ('600만달러' for '몇 퍼센트') gives way to the read's next
-        best span; the answer ends before any particle fused to its last word ('1940년에' -> '1940년'). When no read is confident, ``rules()`` (run only then: it costs ~0.1-0.2 s) answers if it clears the
+        best span elsewhere; the answer ends before any particle fused to its last word ('1940년에' -> '1940년'). When no read is confident, ``rules()`` (run only then: it costs ~0.1-0.2 s) answers if it clears the
         rules' own calibrated floor; else the question is declined."""
         best_seen = 0.0
         for passage in result.passages[:READER_PASSAGES]:
@@ -224,7 +224,7 @@ class Session:
             text = self.index.articles[chunk.doc_id].text[chunk.start : chunk.end]
             spans = self._reader.read(question, [(chunk.doc_id, text, chunk.start)], top_k=5,
                                       priors=[max(passage.score, 1e-3)])
-            best = next((span for span in spans if not unit_conflict(analysis, span.text)), None)
+            best = _first_fitting(spans, analysis)
             if best is None:
                 continue
             if best.support > best.no_answer and best.support >= self.reader_threshold:
@@ -277,6 +277,20 @@ class Session:
                 similarity = float(self.index.sentence_vectors[sid] @ query_vector)
                 seen[sid] = EvidenceSentence(sentence, passage.title, similarity, passage.score, rank)
         return list(seen.values())
+
+
+def _first_fitting(spans, analysis):
+    """The best span whose unit does not contradict the question, nor overlaps one that does: '600' cut from
+    a rejected '600만달러' is the same wrong answer (and carries its support)."""
+    rejected = []
+    for span in spans:
+        if any(span.start < r.end and r.start < span.end for r in rejected):
+            continue
+        if unit_conflict(analysis, span.text):
+            rejected.append(span)
+            continue
+        return span
+    return None
 
 
 def index_status(index_dir: Path):

@@ -102,7 +102,8 @@ def test_without_a_reader_the_rules_answer_as_before(index_copy, fake_embedder, 
 
 
 class UnitStubReader:
-    """Offers, best first, a year of the passage and then a percentage of it, both very confident."""
+    """Offers, best first, a year of the passage, the year's digits alone, then a percentage of it, all very
+    confident."""
 
     name = "unit-stub-reader"
 
@@ -111,7 +112,7 @@ class UnitStubReader:
 
         doc_id, text, start = passages[0]
         spans = []
-        for pattern in (r"\d{4}년", r"\d+(?:\.\d+)?%"):
+        for pattern in (r"\d{4}년", r"\d{4}(?=년)", r"\d+(?:\.\d+)?%"):
             found = re.search(pattern, text)
             if found:
                 spans.append(ReaderSpan(doc_id, start + found.start(), start + found.end(), found.group(), 0.5,
