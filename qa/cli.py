@@ -149,6 +149,7 @@ def _result_json(result) -> dict:
         "answer": result.answer,
         "confidence": result.confidence,
         "gloss": result.gloss,
+        "answered_by": result.answered_by,
         "citation": asdict(result.citation) if result.citation else None,
         "passages": [
             {"doc_id": p.chunk.doc_id, "title": p.title, "passage": p.chunk.text, "passage_start": p.chunk.start,

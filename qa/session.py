@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import math
 import os
 import unicodedata
 from dataclasses import dataclass, field
@@ -26,6 +27,10 @@ READER_PASSAGES = 3  # top retrieved chunks the neural reader may read, one at a
 # (``support``) reaches this floor; otherwise the rule-based answer stands if confident, else decline. Chosen
 # by bench/reader_threshold.py on our dev sets (tests/data/dev/), not on any gold set.
 READER_DECLINE_THRESHOLD = 0.8
+# The confidence `qa` reports for a reader answer: Platt scaling of the reader's support and the rank of the
+# chunk it answered from (reader_features), fitted by bench/reader_calibration.py on KorQuAD questions of
+# the reader's training articles: read one chunk at a time, raw support is over-confident.
+READER_CALIBRATION: tuple[float, float, float] | None = (0.4885, -1.0044, -1.1675)
 DEFAULT_SOURCES = ("seeds",)
 
 
@@ -54,6 +59,7 @@ class AskResult:
     passages: list[Passage]
     gloss: str | None = None
     answer_type: str | None = None
+    answered_by: str | None = None  # "reader" or "rules"; None when declined
 
 
 @dataclass
@@ -164,7 +170,8 @@ class Session:
     def __init__(self, index_dir: Path, embedder: Embedder, sources: tuple[str, ...] = DEFAULT_SOURCES,
                  progress: Progress | None = None, decline_threshold: float = DEFAULT_DECLINE_THRESHOLD,
                  reader=None, reader_languages: frozenset[str] = frozenset({"ko", "en"}),
-                 reader_threshold: float = READER_DECLINE_THRESHOLD):
+                 reader_threshold: float = READER_DECLINE_THRESHOLD,
+                 reader_calibration: tuple[float, float, float] | None = READER_CALIBRATION):
         """``reader``: None (rule-based extraction only), a ``qa.reader.Reader``, or a zero-argument factory
         (``qa.reader.load_reader``) called on the first question that needs it; it answers questions whose
         language is in ``reader_languages``, the rules answer the others."""
@@ -173,6 +180,7 @@ class Session:
         self._reader = reader
         self.reader_languages = reader_languages
         self.reader_threshold = reader_threshold
+        self.reader_calibration = reader_calibration  # None: report the raw support
         try:
             self.index = load_index(index_dir, embedder.info)
         except IndexMissingError:
@@ -206,6 +214,7 @@ class Session:
         result.answer_type = span.answer_type
         if span.confidence < self.decline_threshold:
             return result
+        result.answered_by = "rules"
         return self._answered(result, span.doc_id, span.start, span.end, span.text, (span.sentence.start, span.sentence.end))
 
     def _with_reader(self, question: str, analysis, rules, result: AskResult) -> AskResult:
@@ -219,7 +228,7 @@ class Session:
         best span elsewhere; the answer ends before any particle fused to its last word ('1940년에' -> '1940년'). When no read is confident, ``rules()`` (run only then: it costs ~0.1-0.2 s) answers if it clears the
         rules' own calibrated floor; else the question is declined."""
         best_seen = 0.0
-        for passage in result.passages[:READER_PASSAGES]:
+        for rank, passage in enumerate(result.passages[:READER_PASSAGES]):
             chunk = passage.chunk
             text = self.index.articles[chunk.doc_id].text[chunk.start : chunk.end]
             spans = self._reader.read(question, [(chunk.doc_id, text, chunk.start)], top_k=5,
@@ -228,7 +237,8 @@ class Session:
             if best is None:
                 continue
             if best.support > best.no_answer and best.support >= self.reader_threshold:
-                result.confidence = round(best.support, 4)
+                result.confidence = round(self._reader_confidence(best.support, rank), 4)
+                result.answered_by = "reader"
                 tokens = [t for sid in chunk.sentence_ids for t in self.index.sentences[sid].tokens]
                 end = without_trailing_particles(best.start, best.end, tokens)
                 answer = self.index.articles[best.doc_id].text[best.start : end]
@@ -238,9 +248,17 @@ class Session:
         if span is not None and span.confidence >= self.decline_threshold:
             result.confidence = round(float(span.confidence), 4)
             result.answer_type = span.answer_type
+            result.answered_by = "rules"
             return self._answered(result, span.doc_id, span.start, span.end, span.text, (span.sentence.start, span.sentence.end))
         result.confidence = round(max(best_seen, float(span.confidence) if span else 0.0), 4)
         return result
+
+    def _reader_confidence(self, support: float, rank: int) -> float:
+        if self.reader_calibration is None:
+            return support
+        *weights, intercept = self.reader_calibration
+        score = sum(w * f for w, f in zip(weights, reader_features(support, rank))) + intercept
+        return 1.0 / (1.0 + math.exp(-score))
 
     def _answered(self, result: AskResult, doc_id: str, start: int, end: int, text: str,
                   fallback: tuple[int, int]) -> AskResult:
@@ -277,6 +295,13 @@ class Session:
                 similarity = float(self.index.sentence_vectors[sid] @ query_vector)
                 seen[sid] = EvidenceSentence(sentence, passage.title, similarity, passage.score, rank)
         return list(seen.values())
+
+
+def reader_features(support: float, rank: int) -> tuple[float, float]:
+    """What READER_CALIBRATION weighs: logit(support), clipped so that a support of 1.0 stays finite, and
+    the rank of the chunk the answer came from (0: the best retrieved)."""
+    support = min(max(support, 1e-6), 1 - 1e-6)
+    return math.log(support / (1 - support)), float(rank)
 
 
 def _first_fitting(spans, analysis):

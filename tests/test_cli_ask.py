@@ -10,7 +10,7 @@ from conftest import SEEDS
 
 pytestmark = pytest.mark.slow
 
-JSON_KEYS = {"question", "language", "answer", "confidence", "gloss", "citation", "passages"}
+JSON_KEYS = {"question", "language", "answer", "confidence", "gloss", "answered_by", "citation", "passages"}
 CITATION_KEYS = {"doc_id", "title", "start", "end", "passage", "passage_start", "passage_end"}
 PASSAGE_KEYS = {"doc_id", "title", "passage", "passage_start", "passage_end", "score"}
 
@@ -32,6 +32,8 @@ def test_ask_json_contract_and_offsets(fake_models, index_copy):
     assert payload["language"] == "ko"
     assert 0.0 <= payload["confidence"] <= 1.0
     assert (payload["answer"] is None) == (payload["citation"] is None)
+    assert (payload["answered_by"] is None) == (payload["answer"] is None)
+    assert payload["answered_by"] in (None, "reader", "rules")
     assert payload["passages"] and all(set(p) == PASSAGE_KEYS for p in payload["passages"])
     for p in payload["passages"]:
         assert source_text(p["doc_id"])[p["passage_start"] : p["passage_end"]] == p["passage"]

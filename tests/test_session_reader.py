@@ -38,9 +38,9 @@ def _cited(session: Session, result) -> None:
 
 def test_a_confident_reader_answers_with_its_span(index_copy, fake_embedder):
     reader = StubReader(support=0.95, no_answer=0.01)
-    session = Session(index_copy, fake_embedder, reader=reader)
+    session = Session(index_copy, fake_embedder, reader=reader, reader_calibration=None)
     result = session.ask("엔비디아 주가는 얼마나 떨어졌나?")
-    assert result.answer is not None and result.confidence >= session.reader_threshold
+    assert result.answer is not None and result.confidence == 0.95 and result.answered_by == "reader"
     _cited(session, result)
     assert len(reader.calls) == 1  # confident on the best chunk: the others are not read
     question, passages, priors = reader.calls[0]
@@ -52,7 +52,7 @@ def test_a_confident_reader_answers_with_its_span(index_copy, fake_embedder):
 
 def test_the_reader_reads_chunks_one_at_a_time_until_one_read_is_confident(index_copy, fake_embedder):
     reader = StubReader(support=0.0, no_answer=0.01, supports=[0.3, 0.95, 0.99])
-    session = Session(index_copy, fake_embedder, reader=reader)
+    session = Session(index_copy, fake_embedder, reader=reader, reader_calibration=None)
     result = session.ask("엔비디아 주가는 얼마나 떨어졌나?")
     assert len(reader.calls) == 2 and result.confidence == 0.95
     second = result.passages[1].chunk
@@ -70,6 +70,7 @@ def test_an_unsure_reader_leaves_the_question_to_the_rules(index_copy, fake_embe
     unsure = Session(index_copy, fake_embedder, reader=StubReader(support=0.02, no_answer=0.9))
     result = unsure.ask(question)
     assert (result.answer, result.citation) == (rules.answer, rules.citation)
+    assert result.answered_by == ("rules" if result.answer is not None else None)
     if result.answer is None:
         assert result.confidence < max(unsure.reader_threshold, unsure.decline_threshold)
     # a span that does not beat the no-answer option never answers, whatever its support
@@ -128,3 +129,17 @@ def test_a_reader_span_with_the_wrong_unit_gives_way_to_its_next_span(index_copy
     assert "%" in passage and "년" in passage  # the stub offers a year first, then a percentage
     assert result.answer is not None and result.answer.endswith("%")
     _cited(session, result)
+
+
+def test_reader_confidence_is_the_calibrated_support(index_copy, fake_embedder):
+    question = "엔비디아 주가는 얼마나 떨어졌나?"
+
+    def confidence(calibration, supports):
+        reader = StubReader(support=0.0, no_answer=0.01, supports=supports)
+        return Session(index_copy, fake_embedder, reader=reader, reader_calibration=calibration).ask(question).confidence
+
+    assert confidence((1.0, 0.0, 0.0), [0.95]) == 0.95  # the identity map
+    tempered = confidence((0.5, 0.0, 0.0), [0.95])
+    assert 0.5 < tempered < 0.95  # a temperature of 2 pulls it towards 0.5
+    # an answer from the second chunk, after a read that was not confident, is trusted less
+    assert confidence((1.0, -1.0, 0.0), [0.3, 0.95]) < confidence((1.0, -1.0, 0.0), [0.95])
