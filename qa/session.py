@@ -220,13 +220,16 @@ class Session:
     def _with_reader(self, question: str, analysis, rules, result: AskResult) -> AskResult:
         """The reader reads the top chunks one at a time, best retrieved first, and stops at the first read
         whose best span beats the no-answer option with a ``support`` (the probability of the spans
-        overlapping it: the reader's belief that the answer lies there) reaching the reader's floor; that
-        support is the confidence. One chunk per read, as the reader was trained: reading the top 3 in one
-        softmax split the support between chunks of one topic and declined far more (bench/reader_passages.py:
-        KorQuAD held-out F1 54.6 jointly vs 73.7 one at a time, 1.5 windows per question instead of 3).
-        A span whose unit contradicts the question's ('600만달러' for '몇 퍼센트') gives way to the read's next
-        best span elsewhere; the answer ends before any particle fused to its last word ('1940년에' -> '1940년'). When no read is confident, ``rules()`` (run only then: it costs ~0.1-0.2 s) answers if it clears the
-        rules' own calibrated floor; else the question is declined."""
+        overlapping it: the reader's belief that the answer lies there) reaching the reader's floor. One
+        chunk per read, as the reader was trained: reading the top 3 in one softmax split the support between
+        chunks of one topic and declined far more (bench/reader_passages.py: KorQuAD held-out reader-only
+        F1 52.7 jointly vs 79.1 one at a time, 1.26 windows per question instead of 3).
+
+        A span whose unit contradicts the question's ('600만달러' for '몇 퍼센트') gives way to the read's
+        next best span elsewhere; the answer ends before any particle fused to its last word ('1940년에' ->
+        '1940년'). The reported confidence is the calibrated support (READER_CALIBRATION), held to the same
+        decline floor as the rules', so one confidence scale means one thing. When no read is confident,
+        ``rules()`` (run only then: it costs ~0.1-0.2 s) answers if it clears that floor; else decline."""
         best_seen = 0.0
         for rank, passage in enumerate(result.passages[:READER_PASSAGES]):
             chunk = passage.chunk
@@ -236,14 +239,16 @@ class Session:
             best = _first_fitting(spans, analysis)
             if best is None:
                 continue
-            if best.support > best.no_answer and best.support >= self.reader_threshold:
-                result.confidence = round(self._reader_confidence(best.support, rank), 4)
+            confidence = self._reader_confidence(best.support, rank)
+            if best.support > best.no_answer and best.support >= self.reader_threshold \
+                    and confidence >= self.decline_threshold:
+                result.confidence = round(confidence, 4)
                 result.answered_by = "reader"
                 tokens = [t for sid in chunk.sentence_ids for t in self.index.sentences[sid].tokens]
                 end = without_trailing_particles(best.start, best.end, tokens)
                 answer = self.index.articles[best.doc_id].text[best.start : end]
                 return self._answered(result, best.doc_id, best.start, end, answer, (best.start, end))
-            best_seen = max(best_seen, best.support)
+            best_seen = max(best_seen, confidence)
         span = rules()
         if span is not None and span.confidence >= self.decline_threshold:
             result.confidence = round(float(span.confidence), 4)

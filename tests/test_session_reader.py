@@ -143,3 +143,14 @@ def test_reader_confidence_is_the_calibrated_support(index_copy, fake_embedder):
     assert 0.5 < tempered < 0.95  # a temperature of 2 pulls it towards 0.5
     # an answer from the second chunk, after a read that was not confident, is trusted less
     assert confidence((1.0, -1.0, 0.0), [0.3, 0.95]) < confidence((1.0, -1.0, 0.0), [0.95])
+
+
+def test_a_reader_answer_below_the_decline_floor_is_not_given(index_copy, fake_embedder):
+    question = "엔비디아 주가는 얼마나 떨어졌나?"
+    # confident by support (0.95 >= the reader's threshold), but calibrated far below the decline floor
+    reader = StubReader(support=0.0, no_answer=0.01, supports=[0.95, 0.95, 0.95])
+    session = Session(index_copy, fake_embedder, reader=reader, reader_calibration=(1.0, 0.0, -5.0))
+    result = session.ask(question)
+    assert len(reader.calls) == 3 and result.answered_by != "reader"
+    rules = Session(index_copy, fake_embedder).ask(question)
+    assert (result.answer, result.citation) == (rules.answer, rules.citation)
