@@ -11,8 +11,8 @@ Questions (tests/data/dev/, see its README):
 
 Every question goes through the real Session with the reader; the reader's best span of each chunk it reads
 (its support and the no-answer probability) and the rule-based span with its own calibrated confidence are
-kept, then the Session's rule (the first read whose span beats no-answer with support >= threshold, else
-rules if confident, else decline) is replayed for each threshold, and against rules alone. Printed per language: right answers
+kept, then the Session's rule (the first read whose span beats no-answer with support >= threshold and
+whose calibrated confidence clears the decline floor, else rules if confident, else decline) is replayed for each threshold, and against rules alone. Printed per language: right answers
 (F1 >= 0.5), right declines, mean F1 over answerable questions. The threshold that maximises the share of
 right answers + the share of right declines over both languages is chosen (ties: the lowest: most gold questions have an answer).
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -101,12 +102,22 @@ def collect() -> list[dict]:
 
 def replay(row: dict, threshold: float | None) -> tuple[bool, float]:
     """(answered, F1) under the Session's rule; threshold None: rules alone."""
-    for read in row["reads"] if threshold is not None else []:
-        if read is not None and read["support"] > read["no_answer"] and read["support"] >= threshold:
+    for rank, read in enumerate(row["reads"] if threshold is not None else []):
+        if read is not None and read["support"] > read["no_answer"] and read["support"] >= threshold \
+                and _calibrated(read["support"], rank) >= DEFAULT_DECLINE_THRESHOLD:
             return True, read["f1"]
     if row["rules"] is not None and row["rules_confidence"] >= DEFAULT_DECLINE_THRESHOLD:
         return True, row["rules_f1"]
     return False, 0.0
+
+
+def _calibrated(support: float, rank: int) -> float:
+    """The confidence the Session reports for a reader answer (its READER_CALIBRATION; None: raw support)."""
+    if qa.session.READER_CALIBRATION is None:
+        return support
+    *weights, intercept = qa.session.READER_CALIBRATION
+    score = sum(w * f for w, f in zip(weights, qa.session.reader_features(support, rank))) + intercept
+    return 1 / (1 + math.exp(-score))
 
 
 def balanced(rows: list[dict], model) -> float:
