@@ -4,7 +4,8 @@ window on 2 cores), per policy, on questions whose answers we know:
 * ``top-N``: the reader reads the N best chunks in one softmax (the Session's rule: answer when the best
   span beats no-answer and its support reaches the reader's threshold, else decline);
 * ``first-then-3``: the best chunk alone first; only when that read is not confident, the top 3;
-* ``cascade-3``: the top 3 chunks one at a time, each alone, stopping at the first confident read;
+* ``cascade-3`` / ``cascade-5``: the top 3 (5) chunks one at a time, each alone, stopping at the first
+  confident read (the Session's policy, READER_PASSAGES = 3);
 * ``separate-best-3``: each of the top 3 alone; the most supported confident span.
 
 Question sets (open-domain over the cached index of all KorQuAD dev paragraphs, as ``qa eval`` builds it):
@@ -67,7 +68,7 @@ def accepted(spans, threshold: float):
     return None
 
 
-POLICIES = ("top-1", "top-2", "top-3", "first-then-3", "cascade-3", "separate-best-3")
+POLICIES = ("top-1", "top-2", "top-3", "first-then-3", "cascade-3", "cascade-5", "separate-best-3")
 
 
 def outcomes(reader, runner, index, embedder, question: str, threshold: float) -> dict:
@@ -88,18 +89,19 @@ def outcomes(reader, runner, index, embedder, question: str, threshold: float) -
         first = read(3)
     result["first-then-3"] = (first, runner.windows_used())
     alone = []
-    for n in range(3):
+    for n in range(min(5, len(texts))):
         spans = reader.read(question, texts[n : n + 1], top_k=1, priors=priors[n : n + 1])
         alone.append((accepted(spans, threshold), runner.windows_used()))
-    cascade, cost = None, 0
-    for span, windows in alone:
-        cost += windows
-        if span is not None:
-            cascade = span
-            break
-    result["cascade-3"] = (cascade, cost)
-    taken = [span for span, _ in alone if span is not None]
-    result["separate-best-3"] = (max(taken, key=lambda s: s.support) if taken else None, sum(w for _, w in alone))
+    for depth in (3, 5):
+        cascade, cost = None, 0
+        for span, windows in alone[:depth]:
+            cost += windows
+            if span is not None:
+                cascade = span
+                break
+        result[f"cascade-{depth}"] = (cascade, cost)
+    taken = [span for span, _ in alone[:3] if span is not None]
+    result["separate-best-3"] = (max(taken, key=lambda s: s.support) if taken else None, sum(w for _, w in alone[:3]))
     return result
 
 
