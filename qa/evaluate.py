@@ -580,6 +580,7 @@ class EvalRun:
     gold_doc: str | None
     cited: dict | None  # {"doc_id", "start", "end"} of the answer, None when declined
     retrieved: list[str]  # doc ids of the k retrieved passages, best first
+    answered_by: str | None = None  # "reader" or "rules" (qa.session.AskResult.answered_by); None: declined
 
 
 @dataclass
@@ -684,7 +685,8 @@ def _run_record(question: GoldQuestion, result, seconds: float, sources: "_Sourc
         seconds=seconds,
     )
     cited = {"doc_id": citation.doc_id, "start": citation.start, "end": citation.end} if citation else None
-    return EvalRun(record, question.doc, cited, [p.chunk.doc_id for p in result.passages])
+    return EvalRun(record, question.doc, cited, [p.chunk.doc_id for p in result.passages],
+                   getattr(result, "answered_by", None))
 
 
 def gold_hit_rank(passages, question: GoldQuestion) -> int | None:
@@ -756,6 +758,7 @@ def report_json(report: EvalReport) -> dict:
             "gold_doc": run.gold_doc,
             "prediction": record.prediction,
             "confidence": record.confidence,
+            "answered_by": run.answered_by,
             "cited": run.cited,
             "citation_valid": record.citation_valid,
             "hit_rank": record.hit_rank,
@@ -844,6 +847,16 @@ def format_report(report: EvalReport) -> str:
         lines.append(f"{span:<12}{b['count']:>7}"
                      f"{_cell(b['mean_confidence'], 'ratio'):>11}{_cell(b['accuracy'], 'ratio'):>10}")
     lines.append(f"ECE {_cell(table['expected_calibration_error'], 'ratio')}")
+    by_answerer = []
+    for answerer in ("reader", "rules"):
+        runs = [run for run in report.runs if run.answered_by == answerer]
+        if runs:
+            right = sum(bool(score_record(run.record).correct) for run in runs if run.record.answerable)
+            answerable = sum(run.record.answerable for run in runs)
+            share = _cell(_fraction(right, answerable), "x100")
+            by_answerer.append(f"{answerer} {len(runs)} ({share} % of its {answerable} answerable right)")
+    if by_answerer:
+        lines.append("answered by: " + ", ".join(by_answerer))
     return "\n".join(lines)
 
 

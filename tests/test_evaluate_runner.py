@@ -372,9 +372,9 @@ def canned_report(interrupted: bool = False) -> EvalReport:
     """Two answered questions, no index needed: q1 right (F1 1), q2 wrong (F1 0)."""
     runs = [
         EvalRun(QuestionRecord("q1", "ko", "삼성?", ["30조 원"], "30조 원", 0.9, True, 1, True, 0.1), "a1",
-                {"doc_id": "a1", "start": 40, "end": 45}, ["a1", "a2"]),
+                {"doc_id": "a1", "start": 40, "end": 45}, ["a1", "a2"], "reader"),
         EvalRun(QuestionRecord("q2", "en", "Acme?", ["1,200"], "Ohio", 0.7, True, 2, True, 0.3), "a2",
-                {"doc_id": "a2", "start": 10, "end": 14}, ["a1", "a2"]),
+                {"doc_id": "a2", "start": 10, "end": 14}, ["a1", "a2"], "rules"),
     ]
     return EvalReport("gold.jsonl", "seeds", 5, 2, runs, IndexInfo("index", True, 1.5, 3), interrupted)
 
@@ -386,8 +386,9 @@ def test_report_json_shape():
     assert set(data["metrics"]) == {"k", "overall", "by_lang", "reliability"}
     assert data["index"] == {"path": "index", "reused": True, "build_seconds": 1.5, "articles": 3, "skipped": 0}
     first = data["records"][0]
-    assert set(first) == {"id", "lang", "question", "gold", "gold_doc", "prediction", "confidence", "cited",
-                          "citation_valid", "hit_rank", "retrieved", "scores", "seconds"}
+    assert set(first) == {"id", "lang", "question", "gold", "gold_doc", "prediction", "confidence", "answered_by",
+                          "cited", "citation_valid", "hit_rank", "retrieved", "scores", "seconds"}
+    assert [r["answered_by"] for r in data["records"]] == ["reader", "rules"]
     assert first["scores"] == {"em": 1.0, "f1": 1.0, "squad_em": None, "squad_f1": None, "correct": True, "declined": False}
     assert data["records"][1]["scores"]["squad_f1"] == 0.0
     assert data["metrics"]["overall"]["f1"] == 0.5
@@ -404,6 +405,8 @@ def test_format_report_prints_every_metric_per_language():
         assert label in text
     assert [line.split()[1:] for line in text.splitlines() if line.startswith("F1 ")] == [["50.0", "100.0", "0.0"]]
     assert [line.split()[1:] for line in text.splitlines() if line.startswith("MRR@5")] == [["0.750", "1.000", "0.500"]]
+    assert text.splitlines()[-1] == ("answered by: reader 1 (100.0 % of its 1 answerable right), "
+                                     "rules 1 (0.0 % of its 1 answerable right)")
 
 
 def test_thresholds_are_fractions():
