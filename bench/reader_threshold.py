@@ -66,7 +66,7 @@ def collect() -> list[dict]:
         rows = []
         for q in questions:
             seen.clear()
-            session.ask(q["question"], k=5)
+            result = session.ask(q["question"], k=5)
             span = seen.get("rules")
             f1 = lambda text: max_over_golds(korquad_f1, text, q["answers"]) if q["answers"] and text else 0.0  # noqa: E731
             rows.append({
@@ -74,7 +74,10 @@ def collect() -> list[dict]:
                 "answerable": bool(q["answers"]),
                 # the Session's reads, best retrieved chunk first (none accepted: the threshold is above 1)
                 "reads": [{"text": best.text, "f1": f1(best.text), "support": best.support,
-                           "no_answer": best.no_answer} if best else None for best in seen.get("reads", [])],
+                           "no_answer": best.no_answer,
+                           # the Session's calibration uses the similarity only within one language
+                           "dense": passage.dense if passage.lang == result.language else None} if best else None
+                          for best, passage in zip(seen.get("reads", []), result.passages)],
                 "rules": span.text if span else None, "rules_f1": f1(span.text if span else None),
                 "rules_confidence": float(span.confidence) if span else 0.0,
             })
@@ -104,19 +107,18 @@ def replay(row: dict, threshold: float | None) -> tuple[bool, float]:
     """(answered, F1) under the Session's rule; threshold None: rules alone."""
     for rank, read in enumerate(row["reads"] if threshold is not None else []):
         if read is not None and read["support"] > read["no_answer"] and read["support"] >= threshold \
-                and _calibrated(read["support"], rank) >= DEFAULT_DECLINE_THRESHOLD:
+                and _calibrated(read["support"], rank, read["dense"]) >= DEFAULT_DECLINE_THRESHOLD:
             return True, read["f1"]
     if row["rules"] is not None and row["rules_confidence"] >= DEFAULT_DECLINE_THRESHOLD:
         return True, row["rules_f1"]
     return False, 0.0
 
 
-def _calibrated(support: float, rank: int) -> float:
-    """The confidence the Session reports for a reader answer (its READER_CALIBRATION; None: raw support)."""
-    if qa.session.READER_CALIBRATION is None:
-        return support
-    *weights, intercept = qa.session.READER_CALIBRATION
-    score = sum(w * f for w, f in zip(weights, qa.session.reader_features(support, rank))) + intercept
+def _calibrated(support: float, rank: int, similarity: float | None) -> float:
+    """The confidence the Session reports for a reader answer, with our default embedder."""
+    calibration = qa.session.READER_CALIBRATION if similarity is not None else qa.session.READER_CALIBRATION_ANY_EMBEDDER
+    *weights, intercept = calibration
+    score = sum(w * f for w, f in zip(weights, qa.session.reader_features(support, rank, similarity))) + intercept
     return 1 / (1 + math.exp(-score))
 
 

@@ -10,8 +10,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .answer import (DEFAULT_DECLINE_THRESHOLD, EvidenceSentence, extract_answer, gloss, unit_conflict,
-                     without_trailing_particles)
+from .answer import (CONFIDENCE_EMBEDDER, DEFAULT_DECLINE_THRESHOLD, EvidenceSentence, extract_answer, gloss,
+                     unit_conflict, without_trailing_particles)
 from .chunk import ChunkSettings
 from .embed import Embedder
 from .errors import IndexMissingError, QAError, UsageError
@@ -23,14 +23,20 @@ from .retrieve import Passage, retrieve
 
 MAX_QUESTION_CHARS = 1000
 READER_PASSAGES = 3  # top retrieved chunks the neural reader may read, one at a time (each ~1 window: ~0.1 s)
-# The reader answers when its span beats its own no-answer option and the probability of the spans there
-# (``support``) reaches this floor; otherwise the rule-based answer stands if confident, else decline. Chosen
-# by bench/reader_threshold.py on our dev sets (tests/data/dev/), not on any gold set.
-READER_DECLINE_THRESHOLD = 0.8
-# The confidence `qa` reports for a reader answer: Platt scaling of the reader's support and the rank of the
-# chunk it answered from (reader_features), fitted by bench/reader_calibration.py on KorQuAD questions of
-# the reader's training articles: read one chunk at a time, raw support is over-confident.
-READER_CALIBRATION: tuple[float, float, float] | None = (0.4885, -1.0044, -1.1675)
+# The reader answers when its span beats its own no-answer option, the probability of the spans there
+# (``support``) reaches this floor and its calibrated confidence the decline floor; otherwise the rule-based
+# answer stands if confident, else decline. Chosen by bench/reader_threshold.py on our dev sets
+# (tests/data/dev/), not on any gold set: with the calibrated floor (below) every value up to 0.8 scores the
+# same there, and ties go to the lowest, so the calibrated confidence alone decides.
+READER_DECLINE_THRESHOLD = 0.0
+# The confidence `qa` reports for a reader answer: Platt scaling of the reader's support, the rank of the
+# chunk it answered from and, with the embedder the fit was made with (CONFIDENCE_EMBEDDER), that chunk's
+# absolute e5 similarity to the question (reader_features). Fitted by bench/reader_calibration.py on KorQuAD
+# questions of the reader's training articles, asked with and without their article in the index: read one
+# chunk at a time, raw support is over-confident, and high also where the archive lacks the answer.
+READER_CALIBRATION: tuple[float, ...] = (0.2787, -1.5622, 32.4261, -28.6714)
+READER_CALIBRATION_ANY_EMBEDDER: tuple[float, ...] = (0.2998, -2.4023, -0.2993)  # no similarity term
+_DEFAULT = object()
 DEFAULT_SOURCES = ("seeds",)
 
 
@@ -171,7 +177,7 @@ class Session:
                  progress: Progress | None = None, decline_threshold: float = DEFAULT_DECLINE_THRESHOLD,
                  reader=None, reader_languages: frozenset[str] = frozenset({"ko", "en"}),
                  reader_threshold: float = READER_DECLINE_THRESHOLD,
-                 reader_calibration: tuple[float, float, float] | None = READER_CALIBRATION):
+                 reader_calibration=_DEFAULT):
         """``reader``: None (rule-based extraction only), a ``qa.reader.Reader``, or a zero-argument factory
         (``qa.reader.load_reader``) called on the first question that needs it; it answers questions whose
         language is in ``reader_languages``, the rules answer the others."""
@@ -180,7 +186,11 @@ class Session:
         self._reader = reader
         self.reader_languages = reader_languages
         self.reader_threshold = reader_threshold
-        self.reader_calibration = reader_calibration  # None: report the raw support
+        if reader_calibration is _DEFAULT:
+            reader_calibration = READER_CALIBRATION if embedder.info.name == CONFIDENCE_EMBEDDER \
+                else READER_CALIBRATION_ANY_EMBEDDER
+        # (logit, rank, intercept) or (logit, rank, similarity, intercept) weights; None: the raw support
+        self.reader_calibration = reader_calibration
         try:
             self.index = load_index(index_dir, embedder.info)
         except IndexMissingError:
@@ -239,7 +249,9 @@ class Session:
             best = _first_fitting(spans, analysis)
             if best is None:
                 continue
-            confidence = self._reader_confidence(best.support, rank)
+            # e5's cosine runs lower across languages than within one: the fit saw Korean over Korean only
+            similarity = passage.dense if passage.lang == result.language else None
+            confidence = self._reader_confidence(best.support, rank, similarity)
             if best.support > best.no_answer and best.support >= self.reader_threshold \
                     and confidence >= self.decline_threshold:
                 result.confidence = round(confidence, 4)
@@ -258,11 +270,17 @@ class Session:
         result.confidence = round(max(best_seen, float(span.confidence) if span else 0.0), 4)
         return result
 
-    def _reader_confidence(self, support: float, rank: int) -> float:
-        if self.reader_calibration is None:
+    def _reader_confidence(self, support: float, rank: int, similarity: float | None) -> float:
+        """The calibrated confidence; a calibration with a similarity term needs a ``similarity`` (same
+        language, calibrated embedder), else the similarity-free fit stands in."""
+        calibration = self.reader_calibration
+        if calibration is None:
             return support
-        *weights, intercept = self.reader_calibration
-        score = sum(w * f for w, f in zip(weights, reader_features(support, rank))) + intercept
+        if len(calibration) == 4 and similarity is None:
+            calibration = READER_CALIBRATION_ANY_EMBEDDER
+        *weights, intercept = calibration
+        features = reader_features(support, rank, similarity if len(weights) == 3 else None)
+        score = sum(w * f for w, f in zip(weights, features)) + intercept
         return 1.0 / (1.0 + math.exp(-score))
 
     def _answered(self, result: AskResult, doc_id: str, start: int, end: int, text: str,
@@ -302,11 +320,13 @@ class Session:
         return list(seen.values())
 
 
-def reader_features(support: float, rank: int) -> tuple[float, float]:
-    """What READER_CALIBRATION weighs: logit(support), clipped so that a support of 1.0 stays finite, and
-    the rank of the chunk the answer came from (0: the best retrieved)."""
+def reader_features(support: float, rank: int, similarity: float | None = None) -> tuple[float, ...]:
+    """What READER_CALIBRATION weighs: logit(support), clipped so that a support of 1.0 stays finite, the
+    rank of the chunk the answer came from (0: the best retrieved) and, if given, the chunk's cosine
+    similarity to the question (absolute only for the embedder the fit was made with)."""
     support = min(max(support, 1e-6), 1 - 1e-6)
-    return math.log(support / (1 - support)), float(rank)
+    features = (math.log(support / (1 - support)), float(rank))
+    return features if similarity is None else (*features, float(similarity))
 
 
 def _first_fitting(spans, analysis):

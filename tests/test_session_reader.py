@@ -51,7 +51,7 @@ def test_a_confident_reader_answers_with_its_span(index_copy, fake_embedder):
 
 
 def test_the_reader_reads_chunks_one_at_a_time_until_one_read_is_confident(index_copy, fake_embedder):
-    reader = StubReader(support=0.0, no_answer=0.01, supports=[0.3, 0.95, 0.99])
+    reader = StubReader(support=0.0, no_answer=0.01, supports=[0.2, 0.95, 0.99])  # 0.2: below the decline floor
     session = Session(index_copy, fake_embedder, reader=reader, reader_calibration=None)
     result = session.ask("엔비디아 주가는 얼마나 떨어졌나?")
     assert len(reader.calls) == 2 and result.confidence == 0.95
@@ -154,3 +154,32 @@ def test_a_reader_answer_below_the_decline_floor_is_not_given(index_copy, fake_e
     assert len(reader.calls) == 3 and result.answered_by != "reader"
     rules = Session(index_copy, fake_embedder).ask(question)
     assert (result.answer, result.citation) == (rules.answer, rules.citation)
+
+
+def test_the_similarity_term_of_the_calibration_needs_its_embedder(index_copy, fake_embedder):
+    import math
+
+    from qa.session import READER_CALIBRATION_ANY_EMBEDDER
+
+    question = "엔비디아 주가는 얼마나 떨어졌나?"
+    default = Session(index_copy, fake_embedder, reader=StubReader(support=0.95, no_answer=0.01))
+    assert default.reader_calibration == READER_CALIBRATION_ANY_EMBEDDER  # the fake embedder's scale is not e5's
+    session = Session(index_copy, fake_embedder, reader=StubReader(support=0.95, no_answer=0.01),
+                      reader_calibration=(1.0, 0.0, 2.0, 0.0))
+    result = session.ask(question)
+    similarity = result.passages[0].dense
+    expected = 1 / (1 + math.exp(-(math.log(0.95 / 0.05) + 2.0 * similarity)))
+    assert result.answered_by == "reader" and result.confidence == round(expected, 4)
+
+
+def test_across_languages_the_calibration_drops_its_similarity_term(index_copy, fake_embedder):
+    from qa.session import READER_CALIBRATION_ANY_EMBEDDER
+
+    english = "How much did Nvidia shares fall?"
+    expected = Session(index_copy, fake_embedder, reader=StubReader(support=0.95, no_answer=0.01),
+                       reader_calibration=READER_CALIBRATION_ANY_EMBEDDER).ask(english)
+    session = Session(index_copy, fake_embedder, reader=StubReader(support=0.95, no_answer=0.01),
+                      reader_calibration=(1.0, 0.0, 50.0, 0.0))  # a similarity term that would dominate
+    result = session.ask(english)
+    assert result.language == "en" and result.passages[0].lang == "ko"
+    assert result.confidence == expected.confidence
