@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import sys
 from pathlib import Path
@@ -33,7 +32,7 @@ from qa.answer import DEFAULT_DECLINE_THRESHOLD  # noqa: E402
 from qa.evaluate import korquad_f1, load_gold, max_over_golds, prepare_korquad_index  # noqa: E402
 from qa.models import load_embedder  # noqa: E402
 from qa.reader import load_reader  # noqa: E402
-from qa.session import Session, reader_features  # noqa: E402
+from qa.session import Session, calibrated_confidence, reader_features  # noqa: E402
 
 SPLIT = ROOT / "qa" / "weights" / "split.json"
 
@@ -99,7 +98,9 @@ def main() -> int:
     for name, with_similarity in (("READER_CALIBRATION", True), ("READER_CALIBRATION_ANY_EMBEDDER", False)):
         x = np.array([reader_features(r["support"], r["rank"], r["dense"] if with_similarity else None) for r in rows])
         weights, intercept = fit_logistic(x, y)
-        fitted = [1 / (1 + math.exp(-(float(weights @ f) + intercept))) for f in x]
+        calibration = (*weights.tolist(), intercept)
+        fitted = [calibrated_confidence(calibration, r["support"], r["rank"], r["dense"] if with_similarity else None)
+                  for r in rows]
         lines, error = reliability(fitted, y.tolist())
         declined = [f < DEFAULT_DECLINE_THRESHOLD for f in fitted]
         print(f"{name}: ECE {error:.3f}; below the decline floor: "

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -106,20 +105,14 @@ def collect() -> list[dict]:
 def replay(row: dict, threshold: float | None) -> tuple[bool, float]:
     """(answered, F1) under the Session's rule; threshold None: rules alone."""
     for rank, read in enumerate(row["reads"] if threshold is not None else []):
-        if read is not None and read["support"] > read["no_answer"] and read["support"] >= threshold \
-                and _calibrated(read["support"], rank, read["dense"]) >= DEFAULT_DECLINE_THRESHOLD:
+        if read is None:
+            continue
+        confidence = qa.session.calibrated_confidence(qa.session.READER_CALIBRATION, read["support"], rank, read["dense"])
+        if read["support"] > read["no_answer"] and read["support"] >= threshold and confidence >= DEFAULT_DECLINE_THRESHOLD:
             return True, read["f1"]
     if row["rules"] is not None and row["rules_confidence"] >= DEFAULT_DECLINE_THRESHOLD:
         return True, row["rules_f1"]
     return False, 0.0
-
-
-def _calibrated(support: float, rank: int, similarity: float | None) -> float:
-    """The confidence the Session reports for a reader answer, with our default embedder."""
-    calibration = qa.session.READER_CALIBRATION if similarity is not None else qa.session.READER_CALIBRATION_ANY_EMBEDDER
-    *weights, intercept = calibration
-    score = sum(w * f for w, f in zip(weights, qa.session.reader_features(support, rank, similarity))) + intercept
-    return 1 / (1 + math.exp(-score))
 
 
 def balanced(rows: list[dict], model) -> float:

@@ -251,7 +251,7 @@ class Session:
                 continue
             # e5's cosine runs lower across languages than within one: the fit saw Korean over Korean only
             similarity = passage.dense if passage.lang == result.language else None
-            confidence = self._reader_confidence(best.support, rank, similarity)
+            confidence = calibrated_confidence(self.reader_calibration, best.support, rank, similarity)
             if best.support > best.no_answer and best.support >= self.reader_threshold \
                     and confidence >= self.decline_threshold:
                 result.confidence = round(confidence, 4)
@@ -269,19 +269,6 @@ class Session:
             return self._answered(result, span.doc_id, span.start, span.end, span.text, (span.sentence.start, span.sentence.end))
         result.confidence = round(max(best_seen, float(span.confidence) if span else 0.0), 4)
         return result
-
-    def _reader_confidence(self, support: float, rank: int, similarity: float | None) -> float:
-        """The calibrated confidence; a calibration with a similarity term needs a ``similarity`` (same
-        language, calibrated embedder), else the similarity-free fit stands in."""
-        calibration = self.reader_calibration
-        if calibration is None:
-            return support
-        if len(calibration) == 4 and similarity is None:
-            calibration = READER_CALIBRATION_ANY_EMBEDDER
-        *weights, intercept = calibration
-        features = reader_features(support, rank, similarity if len(weights) == 3 else None)
-        score = sum(w * f for w, f in zip(weights, features)) + intercept
-        return 1.0 / (1.0 + math.exp(-score))
 
     def _answered(self, result: AskResult, doc_id: str, start: int, end: int, text: str,
                   fallback: tuple[int, int]) -> AskResult:
@@ -327,6 +314,21 @@ def reader_features(support: float, rank: int, similarity: float | None = None) 
     support = min(max(support, 1e-6), 1 - 1e-6)
     features = (math.log(support / (1 - support)), float(rank))
     return features if similarity is None else (*features, float(similarity))
+
+
+def calibrated_confidence(calibration: tuple[float, ...] | None, support: float, rank: int,
+                          similarity: float | None) -> float:
+    """The confidence reported for a reader answer under ``calibration`` (None: the raw support). A
+    calibration with a similarity term needs a ``similarity`` (same language, calibrated embedder), else
+    the similarity-free fit stands in."""
+    if calibration is None:
+        return support
+    if len(calibration) == 4 and similarity is None:
+        calibration = READER_CALIBRATION_ANY_EMBEDDER
+    *weights, intercept = calibration
+    features = reader_features(support, rank, similarity if len(weights) == 3 else None)
+    score = sum(w * f for w, f in zip(weights, features)) + intercept
+    return 1.0 / (1.0 + math.exp(-score))
 
 
 def _first_fitting(spans, analysis):
