@@ -203,11 +203,16 @@ def _finer_calendar(previous: str, next_unit: str) -> bool:
     return _CALENDAR_ORDER.index(next_unit) > _CALENDAR_ORDER.index(previous)
 
 
+def _unit_ending(word: str) -> str | None:
+    """The canonical unit a word is or ends with: '달러', '만달러' -> '달러'; '%'."""
+    return canonical_unit(word) or canonical_unit(word[-2:]) or canonical_unit(word[-1:])
+
+
 def _numeric_fit(units: list[str]) -> tuple[dict[str, float], str | None]:
     calendar = [u for u in units if u in _DATE_UNITS or u.startswith(("년", "월", "일"))]
     unit = None
     for u in reversed(units):
-        unit = canonical_unit(u) or canonical_unit(u[-2:]) or canonical_unit(u[-1:])
+        unit = _unit_ending(u)
         if unit:
             break
     if units and len(calendar) == len(units) and any(u.startswith(("월", "년대", "세기")) for u in units):
@@ -1064,7 +1069,7 @@ def unit_conflict(analysis: QuestionAnalysis, text: str) -> bool:
         return False
     units = set()
     for word in _UNIT_WORD.findall(text):
-        unit = canonical_unit(word) or canonical_unit(word[-2:]) or canonical_unit(word[-1:])
+        unit = _unit_ending(word)
         if unit:
             units.add(unit)
     if not units or hint in units or (hint == CURRENCY and units & CURRENCY_UNITS):
