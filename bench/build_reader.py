@@ -20,6 +20,7 @@
    with the fp16-rounded weights that are saved.
 
     nice -n 19 .venv/bin/python bench/build_reader.py --minutes 25 [--out /tmp/qa-reader] [--seed 0]
+    (continue a trained delta with our English questions: --init-delta D --extra-questions F --extra-repeat 2)
 
 Runs outside CI (it takes long). Weights are not committed.
 """
@@ -84,44 +85,85 @@ def answer_tokens(window, start: int, end: int) -> tuple[int, int] | None:
     return (first, last) if first <= last else None
 
 
-def training_features(data, articles, windows, rng: random.Random, negatives: float, foreign: float = 0.0):
-    """(input_ids, start, end) per kept window of every question of ``articles``. With probability
-    ``foreign`` a question is also paired with another paragraph of its article that does not hold its
-    answer (one window, labelled no-answer): retrieval hands the reader such near misses, and answerless
-    windows of the question's own paragraph alone do not teach it to decline them."""
+def question_windows(windows, question: str, ids, offsets, start: int, end: int, rng: random.Random,
+                     negatives: float, counts: dict) -> list[tuple]:
+    """(input_ids, start, end) of the windows of one question over its own paragraph: the answer's token
+    span, or no-answer (0, 0) kept with probability ``negatives``."""
+    out = []
+    for window in windows.windows_for(0, windows.question_ids(question), ids, offsets):
+        span = answer_tokens(window, start, end)
+        if span is None and rng.random() >= negatives:
+            counts["negative_dropped"] += 1
+            continue
+        counts["positive"] += span is not None
+        out.append((window.input_ids, *(span or (0, 0))))
+    return out
+
+
+def foreign_window(windows, question: str, answer: str, paragraphs: list[str], encoded, own: int,
+                   rng: random.Random) -> tuple | None:
+    """One window of another paragraph of the article that lacks the answer, labelled no-answer: retrieval
+    hands the reader such near misses, and answerless windows of the question's own paragraph alone do not
+    teach it to decline them."""
+    other = rng.choice([o for o in range(len(paragraphs)) if o != own])
+    if answer in paragraphs[other]:
+        return None
+    candidates = windows.windows_for(0, windows.question_ids(question), *encoded[other])
+    return (rng.choice(candidates).input_ids, 0, 0)
+
+
+def training_features(data, articles, windows, rng: random.Random, negatives: float, foreign: float = 0.0,
+                      extra: dict | None = None, extra_repeat: int = 1):
+    """Training windows of every KorQuAD question of ``articles``, and of our own ``extra`` questions (doc
+    id -> [{question, answer, answer_start}], e.g. English questions over these Korean paragraphs), each
+    repeated ``extra_repeat`` times. With probability ``foreign`` a question is also paired with another
+    paragraph of its article (no-answer)."""
+    from qa.evaluate import korquad_doc_id
     from qa.reader import e5_encode
 
-    features, skipped, positives, dropped, foreign_count = [], 0, 0, 0, 0
+    counts = {"positive": 0, "negative_dropped": 0, "foreign_negatives": 0, "answer_mismatch_skipped": 0,
+              "extra_questions": 0}
+    korean, own = [], []
     for a in articles:
-        encoded = [e5_encode(windows.tokenizer, p["context"]) for p in data[a]["paragraphs"]]
+        paragraphs = [p["context"] for p in data[a]["paragraphs"]]
+        encoded = [e5_encode(windows.tokenizer, context) for context in paragraphs]
         for p_index, paragraph in enumerate(data[a]["paragraphs"]):
             context = paragraph["context"]
-            ids, offsets = encoded[p_index]
-            others = [o for o in range(len(encoded)) if o != p_index]
-            for qa in paragraph["qas"]:
-                if others and rng.random() < foreign:
-                    other = rng.choice(others)
-                    if qa["answers"][0]["text"] not in data[a]["paragraphs"][other]["context"]:
-                        q = windows.question_ids(qa["question"])
-                        candidates = windows.windows_for(0, q, *encoded[other])
-                        features.append((rng.choice(candidates).input_ids, 0, 0))
-                        foreign_count += 1
-                answer = qa["answers"][0]
-                start = int(answer["answer_start"])
-                end = start + len(answer["text"])
-                if context[start:end] != answer["text"]:
-                    skipped += 1
+            asked = [(qa["question"], qa["answers"][0]["text"], int(qa["answers"][0]["answer_start"]), korean)
+                     for qa in paragraph["qas"]]
+            asked += [(q["question"], q["answer"], int(q["answer_start"]), own)
+                      for q in (extra or {}).get(korquad_doc_id(a, p_index), [])]
+            for question, answer, start, into in asked:
+                if len(paragraphs) > 1 and rng.random() < foreign:
+                    window = foreign_window(windows, question, answer, paragraphs, encoded, p_index, rng)
+                    if window is not None:
+                        into.append(window)
+                        counts["foreign_negatives"] += 1
+                if context[start : start + len(answer)] != answer:
+                    counts["answer_mismatch_skipped"] += 1
                     continue
-                q = windows.question_ids(qa["question"])
-                for window in windows.windows_for(0, q, ids, offsets):
-                    span = answer_tokens(window, start, end)
-                    if span is None and rng.random() >= negatives:
-                        dropped += 1
-                        continue
-                    positives += span is not None
-                    features.append((window.input_ids, *(span or (0, 0))))
-    return features, {"windows": len(features), "positive": positives, "negative_dropped": dropped,
-                      "foreign_negatives": foreign_count, "answer_mismatch_skipped": skipped}
+                counts["extra_questions"] += into is own
+                into.extend(question_windows(windows, question, *encoded[p_index], start, start + len(answer),
+                                             rng, negatives, counts))
+    features = korean + own * extra_repeat
+    return features, {"windows": len(features), **counts}
+
+
+def read_extra_questions(path: Path, data, train_articles) -> dict:
+    """Our own questions over training paragraphs (JSONL: doc, question, answer, answer_start), by doc id.
+    A question on a held-out article stops the build: held-out articles are never trained on."""
+    from qa.evaluate import korquad_doc_id
+
+    allowed = {korquad_doc_id(a, p) for a in train_articles for p in range(len(data[a]["paragraphs"]))}
+    by_doc: dict[str, list[dict]] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if row["doc"] not in allowed:
+            raise SystemExit(f"{path}:{number}: {row['doc']} is not a paragraph of a training article")
+        by_doc.setdefault(row["doc"], []).append(row)
+    return by_doc
 
 
 def held_out_questions(data, articles) -> list[dict]:
@@ -333,6 +375,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("/tmp/qa-reader"))
     parser.add_argument("--onnx-full", action="store_true", help="also score the ONNX graph on all held-out questions")
     parser.add_argument("--from-delta", type=Path, default=None, help="skip training: export this delta as ONNX")
+    parser.add_argument("--init-delta", type=Path, default=None,
+                        help="start from this delta (trained earlier) instead of a new head")
+    parser.add_argument("--extra-questions", type=Path, default=None,
+                        help="our own questions over training paragraphs (JSONL: doc, question, answer, answer_start)")
+    parser.add_argument("--extra-repeat", type=int, default=1, help="times each extra question's windows are trained")
     args = parser.parse_args(argv)
     if args.from_delta is not None:
         from qa.models import offline_env
@@ -368,9 +415,22 @@ def main(argv: list[str] | None = None) -> int:
     windows = E5Windows(tokenizer, args.max_length, args.stride)
     reader = Reader(TorchRunner(model, windows.pad_id, batch_size=16), windows, name="e5-small-korquad")
 
+    init = None
+    if args.init_delta is not None:
+        from safetensors.torch import load_file
+
+        state = load_file(str(args.init_delta))
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if unexpected:
+            raise SystemExit(f"{args.init_delta} does not fit the model: {unexpected}")
+        init = {"file": str(args.init_delta), "sha256": hashlib.sha256(args.init_delta.read_bytes()).hexdigest(),
+                "tensors": len(state)}
+        log(f"started from {args.init_delta} ({len(state)} tensors)")
+    extra = read_extra_questions(args.extra_questions, data, split["train"]["articles"]) if args.extra_questions else None
+
     rng = random.Random(args.seed)
     features, feature_stats = training_features(data, split["train"]["articles"], windows, rng, args.negatives,
-                                                 args.foreign)
+                                                 args.foreign, extra, args.extra_repeat)
     log(f"training windows: {feature_stats}")
     held = held_out_questions(data, split["held_out"]["articles"])
     curve_set = random.Random(args.seed + 1).sample(held, min(args.curve_questions, len(held)))
@@ -461,7 +521,11 @@ def main(argv: list[str] | None = None) -> int:
                   "train_questions": split["train"]["questions"]},
         "windows": {"max_length": args.max_length, "stride": args.stride, "negatives_kept": args.negatives,
                     "foreign_negatives_share": args.foreign,
+                    "extra_questions_file": args.extra_questions and str(args.extra_questions),
+                    "extra_questions_sha256": args.extra_questions and hashlib.sha256(args.extra_questions.read_bytes()).hexdigest(),
+                    "extra_repeat": args.extra_repeat,
                     **feature_stats},
+        "init": init,
         "training": {"seed": args.seed, "optimizer": "AdamW(weight_decay=0.01)", "lr": args.lr,
                      "schedule": f"linear warm-up over {args.warmup:.0%} of the budget, then linear decay to 0",
                      "batch": args.batch, "steps": step, "examples": examples, "tokens": tokens,
