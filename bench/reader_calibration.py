@@ -10,9 +10,12 @@ that chunk's e5 cosine similarity to the question (a second fit without it, for 
 Fitted on KorQuAD questions of the reader's TRAINING articles (qa/weights/split.json), open-domain through
 the real Session; every third one is asked with its own article left out of the index (the archive does
 not hold the answer). Never the held-out articles that `qa eval --split` scores, nor the public gold. The
-reader has seen these articles, so it is more often right here than on new text.
+reader has seen these articles, so it is more often right here than on new text. With ``--extra-questions``
+(our English questions over training paragraphs, bench/data/), a sample of those is asked the same way: the
+similarity-free fit, which English questions over Korean text use, is made on both languages; the fit
+with the similarity term only on answers from a chunk in the question's language, as the Session uses it.
 
-    python bench/reader_calibration.py [--sample 600] [--seed 7] [--rows FILE]
+    python bench/reader_calibration.py [--sample 600] [--seed 7] [--extra-questions F --extra-sample 200] [--rows FILE]
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import json
 import random
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -37,18 +41,28 @@ from qa.session import Session, calibrated_confidence, reader_features  # noqa: 
 SPLIT = ROOT / "qa" / "weights" / "split.json"
 
 
-def collect(sample: int, seed: int) -> list[dict]:
+def extra_questions(path: Path, held: set[int]) -> list[SimpleNamespace]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [SimpleNamespace(question=r["question"], answers=[r["answer"]], doc=r["doc"]) for r in rows
+            if int(r["doc"][2:5]) not in held]
+
+
+def collect(sample: int, seed: int, extra: Path | None = None, extra_sample: int = 0) -> list[dict]:
     embedder = load_embedder()
     reader = load_reader()
     gold = load_gold(KORQUAD, "korquad")
     held = set(json.loads(SPLIT.read_text(encoding="utf-8"))["held_out"]["articles"])
     pool = [q for q in gold.questions if int(q.doc[2:5]) not in held]
+    asked = random.Random(seed).sample(pool, min(sample, len(pool)))
+    if extra is not None:
+        extra_pool = extra_questions(extra, held)
+        asked += random.Random(seed).sample(extra_pool, min(extra_sample, len(extra_pool)))
     # no calibration: the confidence of a reader answer is then its raw support
     session = Session(Path(prepare_korquad_index(gold, embedder).path), embedder, sources=(), reader=reader,
                       reader_calibration=None)
     full = session.index
     rows = []
-    for i, q in enumerate(random.Random(seed).sample(pool, min(sample, len(pool)))):
+    for i, q in enumerate(asked):
         unanswerable = i % 3 == 2
         article = q.doc[:5]  # 'kq007' of paragraph 'kq007-06'
         session.index = _restricted(full, lambda doc: not doc.startswith(article)) if unanswerable else full
@@ -59,8 +73,9 @@ def collect(sample: int, seed: int) -> list[dict]:
         ranks = [rank for rank, p in enumerate(result.passages)
                  if p.chunk.doc_id == cited.doc_id and p.chunk.start <= cited.start and cited.end <= p.chunk.end]
         passage = result.passages[ranks[0]]
-        rows.append({"support": result.confidence, "rank": ranks[0], "dense": passage.dense,
-                     "unans": unanswerable,
+        same_language = passage.lang == result.language
+        rows.append({"support": result.confidence, "rank": ranks[0], "dense": passage.dense if same_language else None,
+                     "lang": result.language, "unans": unanswerable,
                      "right": not unanswerable and max_over_golds(korquad_f1, result.answer, q.answers) >= 0.5})
     return rows
 
@@ -82,12 +97,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sample", type=int, default=600)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--extra-questions", type=Path, default=None, help="our own questions (JSONL: doc, question, answer)")
+    parser.add_argument("--extra-sample", type=int, default=200)
     parser.add_argument("--rows", type=Path, default=None, help="reuse (or write) the collected rows here")
     args = parser.parse_args()
     if args.rows and args.rows.exists():
         rows = json.loads(args.rows.read_text(encoding="utf-8"))
     else:
-        rows = collect(args.sample, args.seed)
+        rows = collect(args.sample, args.seed, args.extra_questions, args.extra_sample)
         if args.rows:
             args.rows.write_text(json.dumps(rows), encoding="utf-8")
     y = np.array([float(r["right"]) for r in rows])
@@ -96,16 +113,18 @@ def main() -> int:
     lines, error = reliability([r["support"] for r in rows], y.tolist())
     print(f"raw support: ECE {error:.3f}\n" + "\n".join(lines))
     for name, with_similarity in (("READER_CALIBRATION", True), ("READER_CALIBRATION_ANY_EMBEDDER", False)):
-        x = np.array([reader_features(r["support"], r["rank"], r["dense"] if with_similarity else None) for r in rows])
+        fit_rows = [r for r in rows if r["dense"] is not None] if with_similarity else rows
+        y = np.array([float(r["right"]) for r in fit_rows])
+        x = np.array([reader_features(r["support"], r["rank"], r["dense"] if with_similarity else None) for r in fit_rows])
         weights, intercept = fit_logistic(x, y)
         calibration = (*weights.tolist(), intercept)
         fitted = [calibrated_confidence(calibration, r["support"], r["rank"], r["dense"] if with_similarity else None)
-                  for r in rows]
+                  for r in fit_rows]
         lines, error = reliability(fitted, y.tolist())
         declined = [f < DEFAULT_DECLINE_THRESHOLD for f in fitted]
         print(f"{name}: ECE {error:.3f}; below the decline floor: "
-              f"{sum(d for d, r in zip(declined, rows) if r['unans'])} of {sum(r['unans'] for r in rows)} answers "
-              f"without their article, {sum(d for d, r in zip(declined, rows) if r['right'])} of "
+              f"{sum(d for d, r in zip(declined, fit_rows) if r['unans'])} of {sum(r['unans'] for r in fit_rows)} answers "
+              f"without their article, {sum(d for d, r in zip(declined, fit_rows) if r['right'])} of "
               f"{int(y.sum())} right answers\n" + "\n".join(lines))
         print(f"{name} = ({', '.join(f'{w:.4f}' for w in [*weights, intercept])})")
     return 0
