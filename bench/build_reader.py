@@ -113,11 +113,13 @@ def foreign_window(windows, question: str, answer: str, paragraphs: list[str], e
 
 
 def training_features(data, articles, windows, rng: random.Random, negatives: float, foreign: float = 0.0,
-                      extra: dict | None = None, extra_repeat: int = 1):
-    """Training windows of every KorQuAD question of ``articles``, and of our own ``extra`` questions (doc
-    id -> [{question, answer, answer_start}], e.g. English questions over these Korean paragraphs), each
-    repeated ``extra_repeat`` times. With probability ``foreign`` a question is also paired with another
-    paragraph of its article (no-answer)."""
+                      extra: dict | None = None, extra_repeat: int = 1, own_paragraphs: list[dict] | None = None):
+    """Training windows of every KorQuAD question of ``articles``, of our own ``extra`` questions (doc
+    id -> [{question, answer, answer_start}], e.g. English questions over these Korean paragraphs) and of
+    our own paragraphs with their questions (``own_paragraphs``: [{pid, context, question, answer,
+    answer_start}], e.g. Korean questions over English text); ours are repeated ``extra_repeat`` times.
+    With probability ``foreign`` a question is also paired with another paragraph of its article (of our
+    paragraphs, for ours): no-answer."""
     from qa.evaluate import korquad_doc_id
     from qa.reader import e5_encode
 
@@ -145,6 +147,23 @@ def training_features(data, articles, windows, rng: random.Random, negatives: fl
                 counts["extra_questions"] += into is own
                 into.extend(question_windows(windows, question, *encoded[p_index], start, start + len(answer),
                                              rng, negatives, counts))
+    if own_paragraphs:
+        contexts = list(dict.fromkeys(r["context"] for r in own_paragraphs))
+        encoded = [e5_encode(windows.tokenizer, context) for context in contexts]
+        for row in own_paragraphs:
+            at = contexts.index(row["context"])
+            if len(contexts) > 1 and rng.random() < foreign:
+                window = foreign_window(windows, row["question"], row["answer"], contexts, encoded, at, rng)
+                if window is not None:
+                    own.append(window)
+                    counts["foreign_negatives"] += 1
+            start = int(row["answer_start"])
+            if row["context"][start : start + len(row["answer"])] != row["answer"]:
+                counts["answer_mismatch_skipped"] += 1
+                continue
+            counts["own_paragraph_questions"] = counts.get("own_paragraph_questions", 0) + 1
+            own.extend(question_windows(windows, row["question"], *encoded[at], start, start + len(row["answer"]),
+                                        rng, negatives, counts))
     features = korean + own * extra_repeat
     return features, {"windows": len(features), **counts}
 
@@ -379,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="start from this delta (trained earlier) instead of a new head")
     parser.add_argument("--extra-questions", type=Path, default=None,
                         help="our own questions over training paragraphs (JSONL: doc, question, answer, answer_start)")
+    parser.add_argument("--own-paragraphs", type=Path, default=None,
+                        help="paragraphs we wrote, with questions (JSONL: pid, context, question, answer, answer_start)")
     parser.add_argument("--extra-repeat", type=int, default=1, help="times each extra question's windows are trained")
     args = parser.parse_args(argv)
     if args.from_delta is not None:
@@ -428,9 +449,14 @@ def main(argv: list[str] | None = None) -> int:
         log(f"started from {args.init_delta} ({len(state)} tensors)")
     extra = read_extra_questions(args.extra_questions, data, split["train"]["articles"]) if args.extra_questions else None
 
+    own_paragraphs = None
+    if args.own_paragraphs:
+        own_paragraphs = [json.loads(line) for line in args.own_paragraphs.read_text(encoding="utf-8").splitlines()
+                          if line.strip()]
+
     rng = random.Random(args.seed)
     features, feature_stats = training_features(data, split["train"]["articles"], windows, rng, args.negatives,
-                                                 args.foreign, extra, args.extra_repeat)
+                                                 args.foreign, extra, args.extra_repeat, own_paragraphs)
     log(f"training windows: {feature_stats}")
     held = held_out_questions(data, split["held_out"]["articles"])
     curve_set = random.Random(args.seed + 1).sample(held, min(args.curve_questions, len(held)))
@@ -523,6 +549,8 @@ def main(argv: list[str] | None = None) -> int:
                     "foreign_negatives_share": args.foreign,
                     "extra_questions_file": args.extra_questions and str(args.extra_questions),
                     "extra_questions_sha256": args.extra_questions and hashlib.sha256(args.extra_questions.read_bytes()).hexdigest(),
+                    "own_paragraphs_file": args.own_paragraphs and str(args.own_paragraphs),
+                    "own_paragraphs_sha256": args.own_paragraphs and hashlib.sha256(args.own_paragraphs.read_bytes()).hexdigest(),
                     "extra_repeat": args.extra_repeat,
                     **feature_stats},
         "init": init,
