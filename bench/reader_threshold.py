@@ -38,6 +38,7 @@ from qa.reader import load_reader  # noqa: E402
 
 SPLIT = ROOT / "qa" / "weights" / "split.json"
 THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 20)]
+COLLECTED_READS = 5
 
 
 def collect() -> list[dict]:
@@ -60,6 +61,7 @@ def collect() -> list[dict]:
 
     reader.read = read
     qa.session.extract_answer = rules
+    qa.session.READER_PASSAGES = COLLECTED_READS  # replay() takes the first --passages of them
 
     def ask_all(session, questions, archive):
         rows = []
@@ -102,9 +104,11 @@ def collect() -> list[dict]:
     return rows
 
 
-def replay(row: dict, threshold: float | None) -> tuple[bool, float]:
-    """(answered, F1) under the Session's rule; threshold None: rules alone."""
-    for rank, read in enumerate(row["reads"] if threshold is not None else []):
+def replay(row: dict, threshold: float | None, passages: int | None = None) -> tuple[bool, float]:
+    """(answered, F1) under the Session's rule, reading at most ``passages`` chunks (default: the Session's);
+    threshold None: rules alone."""
+    reads = row["reads"][: passages or qa.session.READER_PASSAGES]
+    for rank, read in enumerate(reads if threshold is not None else []):
         if read is None:
             continue
         confidence = qa.session.calibrated_confidence(qa.session.READER_CALIBRATION, read["support"], rank, read["dense"])
@@ -115,33 +119,35 @@ def replay(row: dict, threshold: float | None) -> tuple[bool, float]:
     return False, 0.0
 
 
-def balanced(rows: list[dict], model) -> float:
+def balanced(rows: list[dict], model, passages: int | None = None) -> float:
     """Share of right answers among answerable questions + share of right declines among the others: the
     dev sets hold twice as many unanswerable questions as users would ask."""
-    result = score(rows, model)
+    result = score(rows, model, passages)
     answerable = result["n"] - result["unanswerable"]
     right_answers = result["right"] - result["declined_unanswerable"]
     return right_answers / max(answerable, 1) + result["declined_unanswerable"] / max(result["unanswerable"], 1)
 
 
-def score(rows: list[dict], model) -> dict:
+def score(rows: list[dict], model, passages: int | None = None) -> dict:
     right = answered_f1 = 0.0
     answerable = sum(r["answerable"] for r in rows)
     for row in rows:
-        answered, f1 = replay(row, model)
+        answered, f1 = replay(row, model, passages)
         if row["answerable"]:
             right += answered and f1 >= 0.5
             answered_f1 += f1 if answered else 0.0
         else:
             right += not answered
     return {"n": len(rows), "right": int(right), "f1": round(answered_f1 / max(answerable, 1), 3),
-            "declined_unanswerable": sum(1 for r in rows if not r["answerable"] and not replay(r, model)[0]),
+            "declined_unanswerable": sum(1 for r in rows if not r["answerable"] and not replay(r, model, passages)[0]),
             "unanswerable": len(rows) - answerable}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=Path, default=None, help="reuse (or write) the collected rows here")
+    parser.add_argument("--passages", type=int, default=None,
+                        help=f"chunks read per question in the replay (default: the Session's; rows hold up to {COLLECTED_READS})")
     args = parser.parse_args()
     if args.rows and args.rows.exists():
         rows = json.loads(args.rows.read_text(encoding="utf-8"))
@@ -153,8 +159,8 @@ def main() -> int:
         subset = [r for r in rows if r["lang"] == lang]
         print(f"{lang}: rules alone  {score(subset, None)}")
         for t in THRESHOLDS:
-            print(f"{lang}: reader >= {t:<5} {score(subset, t)}")
-    chosen = max(THRESHOLDS, key=lambda t: (round(balanced(rows, t), 6), -t))  # ties: the lowest, answer more
+            print(f"{lang}: reader >= {t:<5} {score(subset, t, args.passages)}")
+    chosen = max(THRESHOLDS, key=lambda t: (round(balanced(rows, t, args.passages), 6), -t))  # ties: the lowest, answer more
     print(f"chosen READER_DECLINE_THRESHOLD = {chosen}")
     return 0
 
