@@ -39,6 +39,7 @@ from qa.reader import load_reader  # noqa: E402
 SPLIT = ROOT / "qa" / "weights" / "split.json"
 THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 20)]
 COLLECTED_READS = 5
+SESSION_READS = qa.session.READER_PASSAGES  # collect() raises the module's value to COLLECTED_READS
 
 
 def collect() -> list[dict]:
@@ -75,9 +76,8 @@ def collect() -> list[dict]:
                 "answerable": bool(q["answers"]),
                 # the Session's reads, best retrieved chunk first (none accepted: the threshold is above 1)
                 "reads": [{"text": best.text, "f1": f1(best.text), "support": best.support,
-                           "no_answer": best.no_answer,
-                           # the Session's calibration uses the similarity only within one language
-                           "dense": passage.dense if passage.lang == result.language else None} if best else None
+                           "no_answer": best.no_answer, "dense": passage.dense,
+                           "same_language": passage.lang == result.language} if best else None
                           for best, passage in zip(seen.get("reads", []), result.passages)],
                 "rules": span.text if span else None, "rules_f1": f1(span.text if span else None),
                 "rules_confidence": float(span.confidence) if span else 0.0,
@@ -107,11 +107,12 @@ def collect() -> list[dict]:
 def replay(row: dict, threshold: float | None, passages: int | None = None) -> tuple[bool, float]:
     """(answered, F1) under the Session's rule, reading at most ``passages`` chunks (default: the Session's);
     threshold None: rules alone."""
-    reads = row["reads"][: passages or qa.session.READER_PASSAGES]
+    reads = row["reads"][: passages or SESSION_READS]
     for rank, read in enumerate(reads if threshold is not None else []):
         if read is None:
             continue
-        confidence = qa.session.calibrated_confidence(qa.session.READER_CALIBRATION, read["support"], rank, read["dense"])
+        confidence = qa.session.E5_READER_CALIBRATION.confidence(read["support"], rank, read["dense"],
+                                                                 read["same_language"])
         if read["support"] > read["no_answer"] and read["support"] >= threshold and confidence >= DEFAULT_DECLINE_THRESHOLD:
             return True, read["f1"]
     if row["rules"] is not None and row["rules_confidence"] >= DEFAULT_DECLINE_THRESHOLD:
