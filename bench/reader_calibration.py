@@ -1,21 +1,22 @@
-"""Fit the map from the reader's support to the confidence `qa` reports (qa/session.py READER_CALIBRATION
-and READER_CALIBRATION_ANY_EMBEDDER).
+"""Fit the map from the reader's support to the confidence `qa` reports (qa/session.py READER_CALIBRATION,
+READER_CALIBRATION_CROSS_LANGUAGE and READER_CALIBRATION_ANY_EMBEDDER).
 
 Read one chunk at a time, the reader's support is over-confident (held-out answers at 0.8-1.0 were right
 84 % of the time at a mean of 0.986), and it is high too where the archive lacks the answer. Platt scaling
 refits it: a logistic regression of "right" (KorQuAD F1 >= 0.5; any answer to a question whose article is
 not indexed is wrong) on logit(support), the rank of the chunk that answered (0: the best retrieved) and
-that chunk's e5 cosine similarity to the question (a second fit without it, for other embedders).
+that chunk's e5 cosine similarity to the question. Three fits: answers from a chunk in the question's
+language, answers from a chunk in another language (e5's cosine runs lower across languages), and all
+answers without the similarity (for other embedders).
 
 Fitted on KorQuAD questions of the reader's TRAINING articles (qa/weights/split.json), open-domain through
 the real Session; every third one is asked with its own article left out of the index (the archive does
-not hold the answer). Never the held-out articles that `qa eval --split` scores, nor the public gold. The
-reader has seen these articles, so it is more often right here than on new text. With ``--extra-questions``
-(our English questions over training paragraphs, bench/data/), a sample of those is asked the same way: the
-similarity-free fit, which English questions over Korean text use, is made on both languages; the fit
-with the similarity term only on answers from a chunk in the question's language, as the Session uses it.
+not hold the answer). With ``--extra-questions`` (our English questions over training paragraphs,
+bench/data/), a sample of those is asked the same way. Never the held-out articles that `qa eval --split`
+scores, nor the public gold. The reader has seen these articles, so it is more often right here than on
+new text.
 
-    python bench/reader_calibration.py [--sample 600] [--seed 7] [--extra-questions F --extra-sample 200] [--rows FILE]
+    python bench/reader_calibration.py [--sample 600] [--seed 7] [--extra-questions bench/data/en_questions_korquad_train.jsonl --extra-sample 200] [--rows FILE]
 """
 from __future__ import annotations
 
@@ -73,9 +74,8 @@ def collect(sample: int, seed: int, extra: Path | None = None, extra_sample: int
         ranks = [rank for rank, p in enumerate(result.passages)
                  if p.chunk.doc_id == cited.doc_id and p.chunk.start <= cited.start and cited.end <= p.chunk.end]
         passage = result.passages[ranks[0]]
-        same_language = passage.lang == result.language
-        rows.append({"support": result.confidence, "rank": ranks[0], "dense": passage.dense if same_language else None,
-                     "lang": result.language, "unans": unanswerable,
+        rows.append({"support": result.confidence, "rank": ranks[0], "dense": passage.dense,
+                     "same_language": passage.lang == result.language, "lang": result.language, "unans": unanswerable,
                      "right": not unanswerable and max_over_golds(korquad_f1, result.answer, q.answers) >= 0.5})
     return rows
 
@@ -91,6 +91,17 @@ def reliability(confidences, rights, bins: int = 5) -> tuple[list[str], float]:
             error += len(inside) / len(confidences) * abs(mean_c - accuracy)
             lines.append(f"  {low:.1f}-{high:.1f}: {len(inside):4d} answers, mean confidence {mean_c:.3f}, right {accuracy:.3f}")
     return lines, error
+
+
+def _summary(calibration, rows: list[dict], with_similarity: bool) -> str:
+    fitted = [calibrated_confidence(calibration, r["support"], r["rank"], r["dense"] if with_similarity else None)
+              for r in rows]
+    lines, error = reliability(fitted, [float(r["right"]) for r in rows])
+    below = [f < DEFAULT_DECLINE_THRESHOLD for f in fitted]
+    return (f"ECE {error:.3f}; below the decline floor: "
+            f"{sum(d for d, r in zip(below, rows) if r['unans'])} of {sum(r['unans'] for r in rows)} answers "
+            f"without their article, {sum(d for d, r in zip(below, rows) if r['right'])} of "
+            f"{sum(r['right'] for r in rows)} right answers\n" + "\n".join(lines))
 
 
 def main() -> int:
@@ -112,21 +123,27 @@ def main() -> int:
           "was left out; in-sample:")
     lines, error = reliability([r["support"] for r in rows], y.tolist())
     print(f"raw support: ECE {error:.3f}\n" + "\n".join(lines))
-    for name, with_similarity in (("READER_CALIBRATION", True), ("READER_CALIBRATION_ANY_EMBEDDER", False)):
-        fit_rows = [r for r in rows if r["dense"] is not None] if with_similarity else rows
+    for r in rows:  # rows collected before the flag: the similarity was kept only within one language
+        r.setdefault("same_language", r["dense"] is not None)
+    fits = {}
+    for name, keep, with_similarity in (
+            ("READER_CALIBRATION", lambda r: r["same_language"], True),
+            ("READER_CALIBRATION_CROSS_LANGUAGE", lambda r: not r["same_language"], True),
+            ("READER_CALIBRATION_ANY_EMBEDDER", lambda r: True, False)):
+        fit_rows = [r for r in rows if keep(r)]
+        if len({r["right"] for r in fit_rows}) < 2:
+            print(f"{name}: too few answers to fit ({len(fit_rows)})")
+            continue
         y = np.array([float(r["right"]) for r in fit_rows])
         x = np.array([reader_features(r["support"], r["rank"], r["dense"] if with_similarity else None) for r in fit_rows])
         weights, intercept = fit_logistic(x, y)
-        calibration = (*weights.tolist(), intercept)
-        fitted = [calibrated_confidence(calibration, r["support"], r["rank"], r["dense"] if with_similarity else None)
-                  for r in fit_rows]
-        lines, error = reliability(fitted, y.tolist())
-        declined = [f < DEFAULT_DECLINE_THRESHOLD for f in fitted]
-        print(f"{name}: ECE {error:.3f}; below the decline floor: "
-              f"{sum(d for d, r in zip(declined, fit_rows) if r['unans'])} of {sum(r['unans'] for r in fit_rows)} answers "
-              f"without their article, {sum(d for d, r in zip(declined, fit_rows) if r['right'])} of "
-              f"{int(y.sum())} right answers\n" + "\n".join(lines))
-        print(f"{name} = ({', '.join(f'{w:.4f}' for w in [*weights, intercept])})")
+        fits[name] = calibration = (*weights.tolist(), intercept)
+        print(f"{name}, {len(fit_rows)} answers: " + _summary(calibration, fit_rows, with_similarity))
+        print(f"{name} = ({', '.join(f'{w:.4f}' for w in calibration)})")
+    cross = [r for r in rows if not r["same_language"]]
+    if cross and "READER_CALIBRATION_ANY_EMBEDDER" in fits:
+        print("cross-language answers under READER_CALIBRATION_ANY_EMBEDDER: "
+              + _summary(fits["READER_CALIBRATION_ANY_EMBEDDER"], cross, False))
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Choose the reader's decline threshold (qa/session.py READER_DECLINE_THRESHOLD) and compare reader and
+"""Choose the reader's decline threshold (qa/session.py READER_DECLINE_THRESHOLD) and its calibrated
+confidence floor per question language (READER_CONFIDENCE_FLOOR), and compare reader and
 rules per question language — on our own dev sets, never on the public gold or the
 Korean questions of KorQuAD's held-out articles (those score the reader in the README).
 
@@ -7,14 +8,18 @@ Questions (tests/data/dev/, see its README):
   Korean questions over the English articles (seeds_en_archive.jsonl);
 * KorQuAD v1.0 dev restricted to its first 70 articles (the cached `qa eval` index, other paragraphs masked):
   questions of articles 70-139 it cannot answer (unanswerable_korquad70.jsonl), and our English questions
-  (en_over_korquad.jsonl) — only those on articles the reader never trained on (qa/weights/split.json).
+  (en_over_korquad.jsonl) — only those on articles the reader never trained on (qa/weights/split.json) —
+  and 120 Korean KorQuAD questions of the reader's training articles among them (it has seen these, so
+  it is right more often there than on new text), so that a floor's cost in Korean answers is measured.
 
 Every question goes through the real Session with the reader; the reader's best span of each chunk it reads
 (its support and the no-answer probability) and the rule-based span with its own calibrated confidence are
-kept, then the Session's rule (the first read whose span beats no-answer with support >= threshold and
-whose calibrated confidence clears the decline floor, else rules if confident, else decline) is replayed for each threshold, and against rules alone. Printed per language: right answers
-(F1 >= 0.5), right declines, mean F1 over answerable questions. The threshold that maximises the share of
-right answers + the share of right declines over both languages is chosen (ties: the lowest: most gold questions have an answer).
+kept, then the Session's rule (the first of the top 3 reads — ``--passages`` — whose span beats no-answer with
+support >= threshold and whose calibrated confidence clears the floor, else rules if confident, else
+decline) is replayed for each threshold and floor, and against rules alone. Printed per language: right
+answers (F1 >= 0.5), right declines, mean F1 over answerable questions. The threshold that maximises the
+share of right answers + the share of right declines over both languages is chosen, then the floor that
+does so for each language (ties: the lowest: most gold questions have an answer).
 
     python bench/reader_threshold.py [--rows /tmp/reader-rows.json]
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import time
 from pathlib import Path
@@ -39,6 +45,8 @@ from qa.reader import load_reader  # noqa: E402
 SPLIT = ROOT / "qa" / "weights" / "split.json"
 THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 20)]
 COLLECTED_READS = 5
+KOREAN_TRAINING_SAMPLE = 120
+FLOORS = [DEFAULT_DECLINE_THRESHOLD] + [round(0.3 + 0.05 * i, 2) for i in range(13)]
 SESSION_READS = qa.session.READER_PASSAGES  # collect() raises the module's value to COLLECTED_READS
 
 
@@ -91,6 +99,10 @@ def collect() -> list[dict]:
     session = qa.session.Session(index, embedder, sources=(), reader=reader, reader_threshold=2.0)
     session.index = _restricted(session.index, lambda doc: int(doc[2:5]) < FIRST_ARTICLES)
     questions = [dict(q, set="en-korquad") for q in _read(DEV / "en_over_korquad.jsonl") if int(q["doc"][2:5]) in held]
+    korean = sorted((q for q in gold.questions if int(q.doc[2:5]) < FIRST_ARTICLES and int(q.doc[2:5]) not in held),
+                    key=lambda q: q.id)
+    questions += [{"id": q.id, "set": "ko-korquad-train", "lang": "ko", "question": q.question, "answers": q.answers}
+                  for q in random.Random(0).sample(korean, KOREAN_TRAINING_SAMPLE)]
     questions += [dict(q, set=f"{q['lang']}-unanswerable-korquad") for q in _read(DEV / "unanswerable_korquad70.jsonl")]
     started = time.perf_counter()
     rows = ask_all(session, questions, "korquad-first70")
@@ -104,43 +116,46 @@ def collect() -> list[dict]:
     return rows
 
 
-def replay(row: dict, threshold: float | None, passages: int | None = None) -> tuple[bool, float]:
-    """(answered, F1) under the Session's rule, reading at most ``passages`` chunks (default: the Session's);
-    threshold None: rules alone."""
+def replay(row: dict, threshold: float | None, passages: int | None = None,
+           floor: float | None = None) -> tuple[bool, float]:
+    """(answered, F1) under the Session's rule, reading at most ``passages`` chunks (default: the Session's),
+    reader answers held to the calibrated ``floor`` (default: the Session's); threshold None: rules alone."""
+    floor = qa.session.READER_CONFIDENCE_FLOOR[row["lang"]] if floor is None else floor
     reads = row["reads"][: passages or SESSION_READS]
     for rank, read in enumerate(reads if threshold is not None else []):
         if read is None:
             continue
         confidence = qa.session.E5_READER_CALIBRATION.confidence(read["support"], rank, read["dense"],
                                                                  read["same_language"])
-        if read["support"] > read["no_answer"] and read["support"] >= threshold and confidence >= DEFAULT_DECLINE_THRESHOLD:
+        if read["support"] > read["no_answer"] and read["support"] >= threshold \
+                and confidence >= max(floor, DEFAULT_DECLINE_THRESHOLD):
             return True, read["f1"]
     if row["rules"] is not None and row["rules_confidence"] >= DEFAULT_DECLINE_THRESHOLD:
         return True, row["rules_f1"]
     return False, 0.0
 
 
-def balanced(rows: list[dict], model, passages: int | None = None) -> float:
+def balanced(rows: list[dict], model, passages: int | None = None, floor: float | None = None) -> float:
     """Share of right answers among answerable questions + share of right declines among the others: the
     dev sets hold twice as many unanswerable questions as users would ask."""
-    result = score(rows, model, passages)
+    result = score(rows, model, passages, floor)
     answerable = result["n"] - result["unanswerable"]
     right_answers = result["right"] - result["declined_unanswerable"]
     return right_answers / max(answerable, 1) + result["declined_unanswerable"] / max(result["unanswerable"], 1)
 
 
-def score(rows: list[dict], model, passages: int | None = None) -> dict:
+def score(rows: list[dict], model, passages: int | None = None, floor: float | None = None) -> dict:
     right = answered_f1 = 0.0
     answerable = sum(r["answerable"] for r in rows)
     for row in rows:
-        answered, f1 = replay(row, model, passages)
+        answered, f1 = replay(row, model, passages, floor)
         if row["answerable"]:
             right += answered and f1 >= 0.5
             answered_f1 += f1 if answered else 0.0
         else:
             right += not answered
     return {"n": len(rows), "right": int(right), "f1": round(answered_f1 / max(answerable, 1), 3),
-            "declined_unanswerable": sum(1 for r in rows if not r["answerable"] and not replay(r, model, passages)[0]),
+            "declined_unanswerable": sum(1 for r in rows if not r["answerable"] and not replay(r, model, passages, floor)[0]),
             "unanswerable": len(rows) - answerable}
 
 
@@ -163,6 +178,13 @@ def main() -> int:
             print(f"{lang}: reader >= {t:<5} {score(subset, t, args.passages)}")
     chosen = max(THRESHOLDS, key=lambda t: (round(balanced(rows, t, args.passages), 6), -t))  # ties: the lowest, answer more
     print(f"chosen READER_DECLINE_THRESHOLD = {chosen}")
+    for floor in FLOORS:
+        print(f"floor {floor:<5} " + "  ".join(f"{lang}: {score([r for r in rows if r['lang'] == lang], chosen, args.passages, floor)}"
+                                          for lang in ("ko", "en")))
+    floors = {lang: max(FLOORS, key=lambda f: (round(balanced([r for r in rows if r["lang"] == lang], chosen,
+                                                                     args.passages, f), 6), -f))
+              for lang in ("ko", "en")}
+    print(f"chosen READER_CONFIDENCE_FLOOR = {floors}")
     return 0
 
 

@@ -29,13 +29,38 @@ READER_PASSAGES = 3  # top retrieved chunks the neural reader may read, one at a
 # (tests/data/dev/), not on any gold set: with the calibrated floor (below) every value up to 0.8 scores the
 # same there, and ties go to the lowest, so the calibrated confidence alone decides.
 READER_DECLINE_THRESHOLD = 0.0
+# The calibrated confidence a reader answer needs, by question language (never below the decline floor).
+# Chosen on our dev sets by bench/reader_threshold.py: the calibration's unanswerable questions are ones
+# whose article is missing, and it stays over-confident on near misses (another company, model or year
+# than the archive's), which English questions reach far more often.
+READER_CONFIDENCE_FLOOR: dict[str, float] = {"ko": 0.28, "en": 0.6}
 # The confidence `qa` reports for a reader answer: Platt scaling of the reader's support, the rank of the
 # chunk it answered from and, with the embedder the fit was made with (CONFIDENCE_EMBEDDER), that chunk's
-# absolute e5 similarity to the question (reader_features). Fitted by bench/reader_calibration.py on KorQuAD
-# questions of the reader's training articles, asked with and without their article in the index: read one
-# chunk at a time, raw support is over-confident, and high also where the archive lacks the answer.
-READER_CALIBRATION: tuple[float, ...] = (0.2787, -1.5622, 32.4261, -28.6714)
-READER_CALIBRATION_ANY_EMBEDDER: tuple[float, ...] = (0.2998, -2.4023, -0.2993)  # no similarity term
+# absolute e5 similarity to the question (reader_features). e5's cosine runs lower across languages, so
+# answers from a chunk in another language than the question have their own fit. Fitted by
+# bench/reader_calibration.py on KorQuAD questions of the reader's training articles and our English
+# questions over them, asked with and without their article in the index: read one chunk at a time, raw
+# support is over-confident, and high also where the archive lacks the answer.
+READER_CALIBRATION: tuple[float, ...] = (0.3193, -1.3888, 36.4978, -33.0256)
+READER_CALIBRATION_CROSS_LANGUAGE: tuple[float, ...] = (0.2348, 0.0155, 38.8847, -32.3977)
+READER_CALIBRATION_ANY_EMBEDDER: tuple[float, ...] = (0.3005, -1.1704, -1.2682)  # no similarity term
+
+
+@dataclass(frozen=True)
+class ReaderCalibration:
+    """Platt weights for reader answers from a chunk in the question's language and from one in another:
+    (logit, rank, intercept) or (logit, rank, similarity, intercept); None: the raw support."""
+
+    same_language: tuple[float, ...] | None
+    cross_language: tuple[float, ...] | None
+
+    def confidence(self, support: float, rank: int, similarity: float, same_language: bool) -> float:
+        calibration = self.same_language if same_language else self.cross_language
+        return calibrated_confidence(calibration, support, rank, similarity)
+
+
+E5_READER_CALIBRATION = ReaderCalibration(READER_CALIBRATION, READER_CALIBRATION_CROSS_LANGUAGE)
+ANY_EMBEDDER_READER_CALIBRATION = ReaderCalibration(READER_CALIBRATION_ANY_EMBEDDER, READER_CALIBRATION_ANY_EMBEDDER)
 _DEFAULT = object()
 DEFAULT_SOURCES = ("seeds",)
 
@@ -177,7 +202,7 @@ class Session:
                  progress: Progress | None = None, decline_threshold: float = DEFAULT_DECLINE_THRESHOLD,
                  reader=None, reader_languages: frozenset[str] = frozenset({"ko", "en"}),
                  reader_threshold: float = READER_DECLINE_THRESHOLD,
-                 reader_calibration=_DEFAULT):
+                 reader_calibration=_DEFAULT, reader_floor: float | dict[str, float] | None = None):
         """``reader``: None (rule-based extraction only), a ``qa.reader.Reader``, or a zero-argument factory
         (``qa.reader.load_reader``) called on the first question that needs it; it answers questions whose
         language is in ``reader_languages``, the rules answer the others."""
@@ -186,10 +211,14 @@ class Session:
         self._reader = reader
         self.reader_languages = reader_languages
         self.reader_threshold = reader_threshold
+        # the calibrated confidence a reader answer needs, by question language
+        floors = READER_CONFIDENCE_FLOOR if reader_floor is None else reader_floor
+        self.reader_floor = floors if isinstance(floors, dict) else {"ko": floors, "en": floors}
         if reader_calibration is _DEFAULT:
-            reader_calibration = READER_CALIBRATION if embedder.info.name == CONFIDENCE_EMBEDDER \
-                else READER_CALIBRATION_ANY_EMBEDDER
-        # (logit, rank, intercept) or (logit, rank, similarity, intercept) weights; None: the raw support
+            reader_calibration = E5_READER_CALIBRATION if embedder.info.name == CONFIDENCE_EMBEDDER \
+                else ANY_EMBEDDER_READER_CALIBRATION
+        elif not isinstance(reader_calibration, ReaderCalibration):  # one set of weights (or None) for both
+            reader_calibration = ReaderCalibration(reader_calibration, reader_calibration)
         self.reader_calibration = reader_calibration
         try:
             self.index = load_index(index_dir, embedder.info)
@@ -237,8 +266,9 @@ class Session:
 
         A span whose unit contradicts the question's ('600만달러' for '몇 퍼센트') gives way to the read's
         next best span elsewhere; the answer ends before any particle fused to its last word ('1940년에' ->
-        '1940년'). The reported confidence is the calibrated support (READER_CALIBRATION), held to the same
-        decline floor as the rules', so one confidence scale means one thing. When no read is confident,
+        '1940년'). The reported confidence is the calibrated support (READER_CALIBRATION, or
+        READER_CALIBRATION_CROSS_LANGUAGE for a chunk in another language than the question), and a reader
+        answer needs READER_CONFIDENCE_FLOOR for the question's language (at least the rules' floor). When no read is confident,
         ``rules()`` (run only then: it costs ~0.1-0.2 s) answers if it clears that floor; else decline."""
         best_seen = 0.0
         for rank, passage in enumerate(result.passages[:READER_PASSAGES]):
@@ -249,11 +279,10 @@ class Session:
             best = _first_fitting(spans, analysis)
             if best is None:
                 continue
-            # e5's cosine runs lower across languages than within one: the fit saw Korean over Korean only
-            similarity = passage.dense if passage.lang == result.language else None
-            confidence = calibrated_confidence(self.reader_calibration, best.support, rank, similarity)
+            confidence = self.reader_calibration.confidence(best.support, rank, passage.dense,
+                                                            passage.lang == result.language)
             if best.support > best.no_answer and best.support >= self.reader_threshold \
-                    and confidence >= self.decline_threshold:
+                    and confidence >= max(self.reader_floor.get(result.language, 0.0), self.decline_threshold):
                 result.confidence = round(confidence, 4)
                 result.answered_by = "reader"
                 tokens = [t for sid in chunk.sentence_ids for t in self.index.sentences[sid].tokens]
@@ -318,13 +347,10 @@ def reader_features(support: float, rank: int, similarity: float | None = None) 
 
 def calibrated_confidence(calibration: tuple[float, ...] | None, support: float, rank: int,
                           similarity: float | None) -> float:
-    """The confidence reported for a reader answer under ``calibration`` (None: the raw support). A
-    calibration with a similarity term needs a ``similarity`` (same language, calibrated embedder), else
-    the similarity-free fit stands in."""
+    """The confidence reported for a reader answer under ``calibration`` (None: the raw support); the
+    similarity counts only for a calibration with a similarity term."""
     if calibration is None:
         return support
-    if len(calibration) == 4 and similarity is None:
-        calibration = READER_CALIBRATION_ANY_EMBEDDER
     *weights, intercept = calibration
     features = reader_features(support, rank, similarity if len(weights) == 3 else None)
     score = sum(w * f for w, f in zip(weights, features)) + intercept

@@ -159,11 +159,11 @@ def test_a_reader_answer_below_the_decline_floor_is_not_given(index_copy, fake_e
 def test_the_similarity_term_of_the_calibration_needs_its_embedder(index_copy, fake_embedder):
     import math
 
-    from qa.session import READER_CALIBRATION_ANY_EMBEDDER
+    from qa.session import ANY_EMBEDDER_READER_CALIBRATION
 
     question = "엔비디아 주가는 얼마나 떨어졌나?"
     default = Session(index_copy, fake_embedder, reader=StubReader(support=0.95, no_answer=0.01))
-    assert default.reader_calibration == READER_CALIBRATION_ANY_EMBEDDER  # the fake embedder's scale is not e5's
+    assert default.reader_calibration == ANY_EMBEDDER_READER_CALIBRATION  # the fake embedder's scale is not e5's
     session = Session(index_copy, fake_embedder, reader=StubReader(support=0.95, no_answer=0.01),
                       reader_calibration=(1.0, 0.0, 2.0, 0.0))
     result = session.ask(question)
@@ -172,14 +172,37 @@ def test_the_similarity_term_of_the_calibration_needs_its_embedder(index_copy, f
     assert result.answered_by == "reader" and result.confidence == round(expected, 4)
 
 
-def test_across_languages_the_calibration_drops_its_similarity_term(index_copy, fake_embedder):
-    from qa.session import READER_CALIBRATION_ANY_EMBEDDER
+def test_across_languages_the_cross_language_calibration_applies(index_copy, fake_embedder):
+    import math
+
+    from qa.session import ReaderCalibration
 
     english = "How much did Nvidia shares fall?"
-    expected = Session(index_copy, fake_embedder, reader=StubReader(support=0.95, no_answer=0.01),
-                       reader_calibration=READER_CALIBRATION_ANY_EMBEDDER).ask(english)
-    session = Session(index_copy, fake_embedder, reader=StubReader(support=0.95, no_answer=0.01),
-                      reader_calibration=(1.0, 0.0, 50.0, 0.0))  # a similarity term that would dominate
-    result = session.ask(english)
+    korean = "엔비디아 주가는 얼마나 떨어졌나?"
+    calibration = ReaderCalibration(same_language=(1.0, 0.0, 0.0), cross_language=(1.0, 0.0, -1.0))
+
+    def ask(question):
+        return Session(index_copy, fake_embedder, reader=StubReader(support=0.95, no_answer=0.01),
+                       reader_calibration=calibration).ask(question)
+
+    result = ask(english)
     assert result.language == "en" and result.passages[0].lang == "ko"
-    assert result.confidence == expected.confidence
+    cross = 1 / (1 + math.exp(-(math.log(0.95 / 0.05) - 1.0)))
+    assert result.answered_by == "reader" and result.confidence == round(cross, 4)
+    assert ask(korean).confidence == 0.95  # the same-language weights: the identity map
+
+
+def test_the_reader_floor_depends_on_the_question_language(index_copy, fake_embedder):
+    english = "How much did Nvidia shares fall?"
+    korean = "엔비디아 주가는 얼마나 떨어졌나?"
+
+    def ask(question):
+        reader = StubReader(support=0.5, no_answer=0.01)  # the identity calibration: confidence 0.5
+        session = Session(index_copy, fake_embedder, reader=reader, reader_calibration=(1.0, 0.0, 0.0),
+                          reader_floor={"ko": 0.3, "en": 0.6})
+        return session.ask(question), reader
+
+    answered, _ = ask(korean)
+    assert answered.answered_by == "reader" and answered.confidence == 0.5
+    held_back, reader = ask(english)
+    assert len(reader.calls) == 3 and held_back.answered_by != "reader"  # 0.5 < 0.6: every read falls short
