@@ -128,7 +128,7 @@ def main() -> int:
     fits = {}
     for name, keep, with_similarity in (
             ("READER_CALIBRATION", lambda r: r["same_language"], True),
-            ("READER_CALIBRATION_CROSS_LANGUAGE", lambda r: not r["same_language"], True),
+            ("READER_CALIBRATION_CROSS_LANGUAGE", lambda r: not r["same_language"] and r["dense"] is not None, True),
             ("READER_CALIBRATION_ANY_EMBEDDER", lambda r: True, False)):
         fit_rows = [r for r in rows if keep(r)]
         if len({r["right"] for r in fit_rows}) < 2:

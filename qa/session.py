@@ -268,8 +268,9 @@ class Session:
         next best span elsewhere; the answer ends before any particle fused to its last word ('1940년에' ->
         '1940년'). The reported confidence is the calibrated support (READER_CALIBRATION, or
         READER_CALIBRATION_CROSS_LANGUAGE for a chunk in another language than the question), and a reader
-        answer needs READER_CONFIDENCE_FLOOR for the question's language (at least the rules' floor). When no read is confident,
-        ``rules()`` (run only then: it costs ~0.1-0.2 s) answers if it clears that floor; else decline."""
+        answer needs READER_CONFIDENCE_FLOOR for the question's language (at least the rules' floor).
+        When no read is confident, ``rules()`` (run only then: it costs ~0.1-0.2 s) answers if it clears
+        the rules' floor; else decline."""
         best_seen = 0.0
         for rank, passage in enumerate(result.passages[:READER_PASSAGES]):
             chunk = passage.chunk
@@ -352,6 +353,8 @@ def calibrated_confidence(calibration: tuple[float, ...] | None, support: float,
     if calibration is None:
         return support
     *weights, intercept = calibration
+    if len(weights) == 3 and similarity is None:
+        raise ValueError("this calibration weighs the similarity: give one")
     features = reader_features(support, rank, similarity if len(weights) == 3 else None)
     score = sum(w * f for w, f in zip(weights, features)) + intercept
     return 1.0 / (1.0 + math.exp(-score))
