@@ -124,46 +124,41 @@ def training_features(data, articles, windows, rng: random.Random, negatives: fl
     from qa.reader import e5_encode
 
     counts = {"positive": 0, "negative_dropped": 0, "foreign_negatives": 0, "answer_mismatch_skipped": 0,
-              "extra_questions": 0}
+              "extra_questions": 0, "own_paragraph_questions": 0}
     korean, own = [], []
+
+    def add(question: str, answer: str, start: int, paragraphs: list[str], encoded, at: int, into: list,
+            counter: str | None) -> None:
+        """The windows of one question over ``paragraphs[at]`` (and maybe a foreign one) into ``into``."""
+        if len(paragraphs) > 1 and rng.random() < foreign:
+            window = foreign_window(windows, question, answer, paragraphs, encoded, at, rng)
+            if window is not None:
+                into.append(window)
+                counts["foreign_negatives"] += 1
+        if paragraphs[at][start : start + len(answer)] != answer:
+            counts["answer_mismatch_skipped"] += 1
+            return
+        if counter:
+            counts[counter] += 1
+        into.extend(question_windows(windows, question, *encoded[at], start, start + len(answer), rng,
+                                     negatives, counts))
+
     for a in articles:
         paragraphs = [p["context"] for p in data[a]["paragraphs"]]
         encoded = [e5_encode(windows.tokenizer, context) for context in paragraphs]
-        for p_index, paragraph in enumerate(data[a]["paragraphs"]):
-            context = paragraph["context"]
-            asked = [(qa["question"], qa["answers"][0]["text"], int(qa["answers"][0]["answer_start"]), korean)
-                     for qa in paragraph["qas"]]
-            asked += [(q["question"], q["answer"], int(q["answer_start"]), own)
-                      for q in (extra or {}).get(korquad_doc_id(a, p_index), [])]
-            for question, answer, start, into in asked:
-                if len(paragraphs) > 1 and rng.random() < foreign:
-                    window = foreign_window(windows, question, answer, paragraphs, encoded, p_index, rng)
-                    if window is not None:
-                        into.append(window)
-                        counts["foreign_negatives"] += 1
-                if context[start : start + len(answer)] != answer:
-                    counts["answer_mismatch_skipped"] += 1
-                    continue
-                counts["extra_questions"] += into is own
-                into.extend(question_windows(windows, question, *encoded[p_index], start, start + len(answer),
-                                             rng, negatives, counts))
+        for at, paragraph in enumerate(data[a]["paragraphs"]):
+            for qa in paragraph["qas"]:
+                answer = qa["answers"][0]
+                add(qa["question"], answer["text"], int(answer["answer_start"]), paragraphs, encoded, at, korean, None)
+            for q in (extra or {}).get(korquad_doc_id(a, at), []):
+                add(q["question"], q["answer"], int(q["answer_start"]), paragraphs, encoded, at, own, "extra_questions")
     if own_paragraphs:
         contexts = list(dict.fromkeys(r["context"] for r in own_paragraphs))
+        position = {context: at for at, context in enumerate(contexts)}
         encoded = [e5_encode(windows.tokenizer, context) for context in contexts]
         for row in own_paragraphs:
-            at = contexts.index(row["context"])
-            if len(contexts) > 1 and rng.random() < foreign:
-                window = foreign_window(windows, row["question"], row["answer"], contexts, encoded, at, rng)
-                if window is not None:
-                    own.append(window)
-                    counts["foreign_negatives"] += 1
-            start = int(row["answer_start"])
-            if row["context"][start : start + len(row["answer"])] != row["answer"]:
-                counts["answer_mismatch_skipped"] += 1
-                continue
-            counts["own_paragraph_questions"] = counts.get("own_paragraph_questions", 0) + 1
-            own.extend(question_windows(windows, row["question"], *encoded[at], start, start + len(row["answer"]),
-                                        rng, negatives, counts))
+            add(row["question"], row["answer"], int(row["answer_start"]), contexts, encoded, position[row["context"]],
+                own, "own_paragraph_questions")
     features = korean + own * extra_repeat
     return features, {"windows": len(features), **counts}
 
@@ -441,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         from safetensors.torch import load_file
 
         state = load_file(str(args.init_delta))
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        unexpected = model.load_state_dict(state, strict=False).unexpected_keys  # missing: not trained, from the base
         if unexpected:
             raise SystemExit(f"{args.init_delta} does not fit the model: {unexpected}")
         init = {"file": str(args.init_delta), "sha256": hashlib.sha256(args.init_delta.read_bytes()).hexdigest(),
