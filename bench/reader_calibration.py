@@ -32,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.calibrate import KORQUAD, _restricted, fit_logistic  # noqa: E402
+from bench.calibrate import KORQUAD, _read, _restricted, fit_logistic  # noqa: E402
 from qa.answer import DEFAULT_DECLINE_THRESHOLD  # noqa: E402
 from qa.evaluate import korquad_f1, load_gold, max_over_golds, prepare_korquad_index  # noqa: E402
 from qa.models import load_embedder  # noqa: E402
@@ -43,8 +43,7 @@ SPLIT = ROOT / "qa" / "weights" / "split.json"
 
 
 def extra_questions(path: Path, held: set[int]) -> list[SimpleNamespace]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [SimpleNamespace(question=r["question"], answers=[r["answer"]], doc=r["doc"]) for r in rows
+    return [SimpleNamespace(question=r["question"], answers=[r["answer"]], doc=r["doc"]) for r in _read(path)
             if int(r["doc"][2:5]) not in held]
 
 
