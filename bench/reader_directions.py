@@ -7,7 +7,7 @@ Korean text, English questions over Korean text, Korean questions over English t
   (the paragraph of tests/data/dev/en_news*.txt that holds an answer).
 
 Dev sets only: never the public gold. Prints per direction the KorQuAD F1 of the best span (no-answer
-excluded), how often the reader prefers no-answer, and the mean support of its best span.
+excluded) and how often the reader prefers no-answer, as bench/build_reader.py scores held-out questions.
 
     python bench/reader_directions.py [--graph qa/weights/e5-reader.onnx] [--sample 300]
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.build_reader import held_out_questions  # noqa: E402
+from bench.build_reader import evaluate, held_out_questions  # noqa: E402
 from bench.calibrate import DEV, KORQUAD, _read  # noqa: E402
 
 SPLIT = ROOT / "qa" / "weights" / "split.json"
@@ -49,21 +49,6 @@ def direction_sets(sample: int, seed: int) -> dict[str, list[dict]]:
             "ko -> en (our English articles)": over_english}
 
 
-def score(reader, questions: list[dict]) -> dict:
-    from qa.evaluate import korquad_f1, max_over_golds
-
-    f1 = null = support = 0.0
-    for q in questions:
-        spans = reader.read(q["question"], [(q["doc_id"], q["context"], 0)], top_k=1)
-        best = spans[0] if spans else None
-        f1 += max_over_golds(korquad_f1, best.text if best else None, q["golds"])
-        null += bool(best is None or best.no_answer > best.support)
-        support += best.support if best else 0.0
-    n = max(len(questions), 1)
-    return {"questions": len(questions), "f1": round(100 * f1 / n, 1), "no_answer_preferred": round(100 * null / n, 1),
-            "mean_support": round(support / n, 3)}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--graph", type=Path, default=ROOT / "qa" / "weights" / "e5-reader.onnx")
@@ -77,7 +62,9 @@ def main() -> int:
     reader = load_onnx_reader(args.graph, entry.resolved_dir() / entry.files[0].path)
     print(f"graph {args.graph}")
     for name, questions in direction_sets(args.sample, args.seed).items():
-        print(f"{name:48s} {score(reader, questions)}")
+        result = evaluate(reader, questions)
+        print(f"{name:48s} {result['questions']:4d} questions  F1 {result['f1']:5.1f}  "
+              f"no-answer preferred {100 * result['null_preferred']:5.1f} %")
     return 0
 
 
