@@ -127,8 +127,8 @@ def replay(row: dict, threshold: float | None, passages: int | None = None,
             continue
         confidence = qa.session.E5_READER_CALIBRATION.confidence(read["support"], rank, read["dense"],
                                                                  read["same_language"])
-        if read["support"] > read["no_answer"] and read["support"] >= threshold \
-                and confidence >= max(floor, DEFAULT_DECLINE_THRESHOLD):
+        if qa.session.reader_accepts(read["support"], read["no_answer"], confidence, threshold,
+                                     max(floor, DEFAULT_DECLINE_THRESHOLD)):
             return True, read["f1"]
     if row["rules"] is not None and row["rules_confidence"] >= DEFAULT_DECLINE_THRESHOLD:
         return True, row["rules_f1"]

@@ -213,7 +213,8 @@ class Session:
         self.reader_threshold = reader_threshold
         # the calibrated confidence a reader answer needs, by question language
         floors = READER_CONFIDENCE_FLOOR if reader_floor is None else reader_floor
-        self.reader_floor = floors if isinstance(floors, dict) else {"ko": floors, "en": floors}
+        floors = floors if isinstance(floors, dict) else {"ko": floors, "en": floors}
+        self.reader_floor = {lang: max(floor, decline_threshold) for lang, floor in floors.items()}
         if reader_calibration is _DEFAULT:
             reader_calibration = E5_READER_CALIBRATION if embedder.info.name == CONFIDENCE_EMBEDDER \
                 else ANY_EMBEDDER_READER_CALIBRATION
@@ -282,8 +283,8 @@ class Session:
                 continue
             confidence = self.reader_calibration.confidence(best.support, rank, passage.dense,
                                                             passage.lang == result.language)
-            if best.support > best.no_answer and best.support >= self.reader_threshold \
-                    and confidence >= max(self.reader_floor.get(result.language, 0.0), self.decline_threshold):
+            floor = self.reader_floor.get(result.language, self.decline_threshold)
+            if reader_accepts(best.support, best.no_answer, confidence, self.reader_threshold, floor):
                 result.confidence = round(confidence, 4)
                 result.answered_by = "reader"
                 tokens = [t for sid in chunk.sentence_ids for t in self.index.sentences[sid].tokens]
@@ -335,6 +336,12 @@ class Session:
                 similarity = float(self.index.sentence_vectors[sid] @ query_vector)
                 seen[sid] = EvidenceSentence(sentence, passage.title, similarity, passage.score, rank)
         return list(seen.values())
+
+
+def reader_accepts(support: float, no_answer: float, confidence: float, threshold: float, floor: float) -> bool:
+    """A read's best span answers when it beats the no-answer option, its support reaches ``threshold`` and
+    its calibrated confidence ``floor``."""
+    return support > no_answer and support >= threshold and confidence >= floor
 
 
 def reader_features(support: float, rank: int, similarity: float | None = None) -> tuple[float, ...]:
