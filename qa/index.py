@@ -31,7 +31,7 @@ from . import __version__
 from .chunk import CONTENT_TAGS, Chunk, ChunkSettings, Sentence, Token, analyzer_for, make_chunks, split_sentences
 from .embed import Embedder, EmbedderInfo
 from .errors import IndexCorruptError, IndexMissingError, ManifestMismatchError, QAError
-from .ingest import Article, Segment
+from .ingest import CLEANER_VERSION, Article, Segment
 
 FORMAT_VERSION = 1
 CURRENT_FILE = "CURRENT"
@@ -81,6 +81,7 @@ class Manifest:
     build_seconds: float
     versions: dict
     docs: list[DocEntry] = field(default_factory=list)
+    cleaner: int = 1  # qa.ingest.CLEANER_VERSION the segments were cut by (1: before the field existed)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1)
@@ -208,6 +209,7 @@ def build_index(
         build_seconds=round(time.perf_counter() - started, 3),
         versions=_versions(),
         docs=docs,
+        cleaner=CLEANER_VERSION,
     )
     index = Index(
         path=index_dir,
@@ -248,11 +250,17 @@ class _DocWork:
     chunk_vectors: np.ndarray
 
 
+def built_alike(manifest: Manifest, info: EmbedderInfo, settings: ChunkSettings) -> bool:
+    """The index was built by this model, chunker and cleaner: its per-article work is still valid."""
+    built = manifest.embedder
+    same_model = (built.get("name"), built.get("sha256"), built.get("dimension")) == (info.name, info.sha256, info.dimension)
+    return same_model and manifest.chunker == settings.as_dict() and manifest.cleaner == CLEANER_VERSION
+
+
 def _reusable(previous: Index | None, info: EmbedderInfo, settings: ChunkSettings) -> dict[str, _DocWork]:
     if previous is None:
         return {}
-    built = previous.manifest.embedder
-    if built.get("sha256") != info.sha256 or built.get("name") != info.name or previous.manifest.chunker != settings.as_dict():
+    if not built_alike(previous.manifest, info, settings):
         return {}
     sentence_ids: dict[str, list[int]] = {}
     chunk_ids: dict[str, list[int]] = {}

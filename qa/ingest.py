@@ -25,13 +25,16 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_SEGMENT_CHARS = 5000
 LONG_LINE_CHARS = 1000  # a line this long is article text (a page scraped onto one line), never a menu or footer
 _TAIL_CHARS = 200  # end-anchored patterns look at most this far back: they stay linear on any line
+# Bump when find_segments keeps different text for the same file: an index then re-analyses every article
+# instead of reusing the segments of the old cleaner.
+CLEANER_VERSION = 2
 
 
 @dataclass(frozen=True)
 class Segment:
     start: int
     end: int
-    kind: str  # "body" or "heading"
+    kind: str  # "body", "heading" or "caption" (a photo caption's statement: answerable, not quoted in summaries)
 
 
 @dataclass
@@ -101,7 +104,7 @@ _BULLET_HEADLINE = re.compile(r"^\s*[•·]\s*")
 _ISSUE_LIST = re.compile(r"^\[\d+호\]")
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}")
 _LEAD_BYLINE = re.compile(
-    r"^(?:[\[(][^\])]{1,30}=[^\])]{1,20}[\])]\s*(?:[가-힣]{2,4}\s*(?:기자|특파원)\s*=\s*)?|\[[^\]]{2,20}\]\s+)"
+    r"^(?:[\[(][^\])]{1,30}=[^\])]{1,20}[\])]\s*(?:(?:[가-힣]{2,4}\s*(?:기자|특파원)\s*)?=\s*)?|\[[^\]]{2,20}\]\s+)"
 )
 _TRAIL_BYLINE = re.compile(r"\s+[가-힣]{2,4}\s?(?:기자|특파원)\s*$")
 _TRAILING_SYMBOLS = re.compile(r"[^\w.!?…\"'”’)\]]+$")
@@ -131,6 +134,35 @@ def _is_boilerplate(line: str) -> bool:
         return True  # byline or contact line
     words = _NONWORD.sub("", stripped)
     return len(words) < 4 and not _ends_sentence(stripped)  # outlet names, menu words, emoji labels
+
+
+# What opens a photo caption (image file name, ▲, "본문 이미지 -") and what ends its statement: a credit,
+# a copyright notice or an e-mail address.
+_CAPTION_LEAD = re.compile(r"^\s*(?:\S+\.(?:png|jpe?g|gif|webp|bmp|svg)(?:\?\S*)?\s+|[▲△]\s*|본문 이미지\s*-\s*|\[사진\]\s*)", re.IGNORECASE)
+_CAPTION_CREDIT = (_PHOTO_CREDIT, _BOILERPLATE_PHRASES, _EMAIL)
+_STATEMENT_END = re.compile(r"(?:[다요]\.|\.)(?=[\s\"'”’)]|$)")
+_MIN_CAPTION_CHARS = 15
+_MIN_ENGLISH_CAPTION_WORDS = 6
+
+
+def _caption_statement(line: str) -> tuple[int, int] | None:
+    """Where a boilerplate-marked line states a fact before its credit, e.g. a photo caption
+    "(라스베이거스=뉴스1) = 젠슨 황 … 루빈 GPU를 선보이고 있다. (공동취재) … Copyright (C) 뉴스1 …":
+    the span of its complete sentences (offsets into ``line``), else None.
+
+    News captions carry facts the body does not repeat; nominal captions ("딥시크의 로고.", "The H100 chip.")
+    say nothing and stay dropped, as does everything from the credit on.
+    """
+    lead = _CAPTION_LEAD.match(line)
+    start = lead.end() if lead else 0
+    cut = min([m.start() for m in (p.search(line, start) for p in _CAPTION_CREDIT) if m] + [len(line)])
+    ends = [m.end() for m in _STATEMENT_END.finditer(line, start, cut)]
+    for end in reversed(ends):
+        statement = line[start:end].strip()
+        korean = statement.endswith(("다.", "요."))
+        if len(statement) >= _MIN_CAPTION_CHARS and (korean or (not _HANGUL.search(statement) and len(statement.split()) >= _MIN_ENGLISH_CAPTION_WORDS)):
+            return start, end
+    return None
 
 
 def _ends_sentence(line: str) -> bool:
@@ -172,8 +204,13 @@ def find_segments(text: str) -> list[Segment]:
     for number, (start, end) in enumerate(lines):
         body = text[start:end]
         key = body.strip()
+        kind = None
         if _is_boilerplate(body):
-            continue
+            caption = _caption_statement(body)
+            if caption is None:
+                continue
+            start, end, kind = start + caption[0], start + caption[1], "caption"
+            body = text[start:end]
         if counts[key] > 1 and (len(key) <= 12 or last_place[key] != number):
             continue
         lead = _LEAD_BYLINE.match(body)  # "(서울=뉴스1) 이창규 기자 = " opens the first sentence
@@ -188,7 +225,7 @@ def find_segments(text: str) -> list[Segment]:
         while end > start and text[end - 1].isspace():
             end -= 1
         if end > start:
-            kind = "heading" if _is_heading(text[start:end]) else "body"
+            kind = kind or ("heading" if _is_heading(text[start:end]) else "body")
             segments.extend(Segment(a, b, kind) for a, b in _windows(text, start, end))
     return segments
 

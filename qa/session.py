@@ -15,7 +15,7 @@ from .answer import (CONFIDENCE_EMBEDDER, DEFAULT_DECLINE_THRESHOLD, EvidenceSen
 from .chunk import ChunkSettings
 from .embed import Embedder
 from .errors import IndexMissingError, QAError, UsageError
-from .index import BuildLock, Index, Progress, build_index, check_compatible, load_index, read_manifest
+from .index import BuildLock, Index, Progress, build_index, built_alike, load_index, read_manifest
 from .ingest import IngestReport, ingest
 from .models import bulk_embedder
 from .question import analyze_question
@@ -154,10 +154,12 @@ def update_index(
             worker = bulk_embedder(embedder, _estimated_tokens(fresh))
             index = build_index(wanted, index_dir, worker, ChunkSettings(), previous, progress)
     result = IndexResult(index, report)
+    # An index of another model, chunker or cleaner is analysed again: its articles count as changed.
+    redone = previous is not None and index is not previous and not built_alike(previous.manifest, embedder.info, ChunkSettings())
     for article in report.articles:
         if article.doc_id not in old_hashes:
             result.added.append(article.doc_id)
-        elif old_hashes[article.doc_id] != article.content_hash:
+        elif old_hashes[article.doc_id] != article.content_hash or redone:
             result.changed.append(article.doc_id)
         else:
             result.unchanged.append(article.doc_id)
@@ -172,12 +174,8 @@ def _estimated_tokens(articles) -> int:
 
 
 def _up_to_date(previous: Index, articles: list, embedder: Embedder) -> bool:
-    """The previous index already holds exactly these articles, built by this model and chunker."""
-    try:
-        check_compatible(previous.manifest, embedder.info)
-    except QAError:
-        return False
-    if previous.manifest.chunker != ChunkSettings().as_dict():
+    """The previous index already holds exactly these articles, built by this model, chunker and cleaner."""
+    if not built_alike(previous.manifest, embedder.info, ChunkSettings()):
         return False
     built = {d.doc_id: (d.sha256, d.title, d.source) for d in previous.manifest.docs}
     return built == {a.doc_id: (a.content_hash, a.title, a.source) for a in articles}

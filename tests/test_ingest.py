@@ -2,8 +2,10 @@ from pathlib import Path
 
 import pytest
 
+from qa.chunk import EnglishAnalyzer, split_sentences
 from qa.errors import InputError
 from qa.ingest import detect_language, find_segments, ingest, make_article, read_file
+from qa.summarize import is_candidate
 
 from conftest import SEEDS
 
@@ -33,6 +35,32 @@ def test_lead_and_trailing_bylines_are_cut_from_the_sentence():
     kept = kept_text(article)
     assert "중국의 AI 모델이 충격을 주었다." in kept and "이창규 기자" not in kept
     assert kept.endswith("바라봤다.")
+
+
+def test_a_photo_caption_keeps_its_statement_and_loses_its_credit():
+    text = ("반도체 수출 규제의 새 국면이 열렸다\n"
+            "본문 첫 문장은 여기에 있고 충분히 길게 쓴 기사 본문이다.\n"
+            "(서울=뉴스1) = 홍길동 대표가 3일 서울 코엑스에서 새 칩 '한빛'을 공개하고 있다. (공동취재) 2026.1.4/뉴스1 "
+            "Copyright (C) 뉴스1. All rights reserved. 무단 전재 및 재배포 금지. /사진=(서울=뉴스1)\n"
+            "photo_2630199.jpg 회사의 로고. /사진=뉴스1\n"
+            "▲ 시민들이 광장에서 행진하고 있다. 서울 광화문. ⓒ 연합뉴스\n"
+            "Copyright ⓒ 머니투데이 & mt.co.kr. 무단 전재 및 재배포 금지.\n")
+    article = make_article("x", text, "x.txt")
+    captions = [article.text[s.start : s.end] for s in article.segments if s.kind == "caption"]
+    assert captions == ["홍길동 대표가 3일 서울 코엑스에서 새 칩 '한빛'을 공개하고 있다.", "시민들이 광장에서 행진하고 있다."]
+    kept = kept_text(article)
+    for junk in ["뉴스1", "Copyright", "공동취재", "회사의 로고", "photo_2630199", "광화문", "무단 전재"]:
+        assert junk not in kept, junk
+
+
+def test_captions_are_answerable_but_never_quoted_in_summaries():
+    text = "새 칩 공개 현장의 모습\n▲ 홍길동 대표가 서울에서 새 칩을 공개하고 있다. /사진=뉴스1\n본문 문장은 여기에 충분히 길게 쓰여 있다.\n"
+    article = make_article("x", text, "x.txt")
+    assert [s.kind for s in article.segments] == ["heading", "caption", "body"]
+    sentences = split_sentences(article, EnglishAnalyzer())  # the analyser only splits here
+    caption, body = sentences[1], sentences[2]
+    assert caption.text == "홍길동 대표가 서울에서 새 칩을 공개하고 있다." and caption.kind == "caption"
+    assert not is_candidate(caption, article.text) and is_candidate(body, article.text)
 
 
 def test_titles_are_the_first_headline_line():

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import qa.index
 from qa import ingest as ingest_module
 from qa.cli import main
 from qa.errors import IndexCorruptError, QAError
@@ -568,3 +569,20 @@ def test_unicode_line_separators_inside_articles_survive_the_index(fake_models, 
     index = load_index(tmp_path / "idx")
     assert odd in index.articles["odd"].text and odd in index.articles["j1"].text
     assert all(index.articles[s.doc_id].text[s.start : s.end] == s.text for s in index.sentences)
+
+
+def test_a_new_cleaner_analyses_every_article_again(tmp_path, monkeypatch):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "one.txt").write_text(GOOD_KO, encoding="utf-8")
+    (corpus / "two.md").write_text(GOOD_EN, encoding="utf-8")
+    index_dir = tmp_path / "idx"
+    update_index([str(corpus)], index_dir, CountingEmbedder())
+
+    monkeypatch.setattr(qa.index, "CLEANER_VERSION", qa.index.CLEANER_VERSION + 1)
+    embedder = CountingEmbedder()
+    result = update_index([str(corpus)], index_dir, embedder)
+    index = load_index(index_dir)
+    assert sorted(result.changed) == ["one", "two"] and result.unchanged == []
+    assert embedder.passages == len(index.sentences) + len(index.chunks)  # nothing reused from the old cleaner
+    assert index.manifest.cleaner == qa.index.CLEANER_VERSION
