@@ -47,6 +47,7 @@ THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 20)]
 COLLECTED_READS = 5
 KOREAN_TRAINING_SAMPLE = 120
 FLOORS = [DEFAULT_DECLINE_THRESHOLD] + [round(0.3 + 0.05 * i, 2) for i in range(13)]
+SURE = [0.0, 0.7, 0.8, 0.85, 0.9, 0.95, 1.01]  # 0.0: the first accepted read; 1.01: the most confident of all
 SESSION_READS = qa.session.READER_PASSAGES  # collect() raises the module's value to COLLECTED_READS
 
 
@@ -117,45 +118,56 @@ def collect() -> list[dict]:
 
 
 def replay(row: dict, threshold: float | None, passages: int | None = None,
-           floor: float | None = None) -> tuple[bool, float]:
+           floor: float | None = None, sure: float | None = None, counter: list | None = None) -> tuple[bool, float]:
     """(answered, F1) under the Session's rule, reading at most ``passages`` chunks (default: the Session's),
-    reader answers held to the calibrated ``floor`` (default: the Session's); threshold None: rules alone."""
+    reader answers held to the calibrated ``floor`` and reading ended by one at ``sure`` (defaults: the
+    Session's); threshold None: rules alone. Chunks read are appended to ``counter``."""
     floor = qa.session.READER_CONFIDENCE_FLOOR[row["lang"]] if floor is None else floor
-    reads = row["reads"][: passages or SESSION_READS]
-    for rank, read in enumerate(reads if threshold is not None else []):
-        if read is None:
-            continue
-        confidence = qa.session.E5_READER_CALIBRATION.confidence(read["support"], rank, read["dense"],
-                                                                 read["same_language"])
-        if qa.session.reader_accepts(read["support"], read["no_answer"], confidence, threshold,
-                                     max(floor, DEFAULT_DECLINE_THRESHOLD)):
-            return True, read["f1"]
+    reads = row["reads"][: passages or SESSION_READS] if threshold is not None else []
+
+    def accepted():
+        for rank, read in enumerate(reads):
+            if counter is not None:
+                counter.append(rank)
+            if read is None:
+                continue
+            confidence = qa.session.E5_READER_CALIBRATION.confidence(read["support"], rank, read["dense"],
+                                                                     read["same_language"])
+            if qa.session.reader_accepts(read["support"], read["no_answer"], confidence, threshold,
+                                         max(floor, DEFAULT_DECLINE_THRESHOLD)):
+                yield confidence, read
+
+    chosen = qa.session.first_sure_or_most_confident(accepted(), qa.session.READER_SURE if sure is None else sure)
+    if chosen is not None:
+        return True, chosen[1]["f1"]
     if row["rules"] is not None and row["rules_confidence"] >= DEFAULT_DECLINE_THRESHOLD:
         return True, row["rules_f1"]
     return False, 0.0
 
 
-def balanced(rows: list[dict], model, passages: int | None = None, floor: float | None = None) -> float:
+def balanced(rows: list[dict], model, passages: int | None = None, floor: float | None = None,
+             sure: float | None = None) -> float:
     """Share of right answers among answerable questions + share of right declines among the others: the
     dev sets hold twice as many unanswerable questions as users would ask."""
-    result = score(rows, model, passages, floor)
+    result = score(rows, model, passages, floor, sure)
     answerable = result["n"] - result["unanswerable"]
     right_answers = result["right"] - result["declined_unanswerable"]
     return right_answers / max(answerable, 1) + result["declined_unanswerable"] / max(result["unanswerable"], 1)
 
 
-def score(rows: list[dict], model, passages: int | None = None, floor: float | None = None) -> dict:
+def score(rows: list[dict], model, passages: int | None = None, floor: float | None = None,
+          sure: float | None = None) -> dict:
     right = answered_f1 = 0.0
     answerable = sum(r["answerable"] for r in rows)
     for row in rows:
-        answered, f1 = replay(row, model, passages, floor)
+        answered, f1 = replay(row, model, passages, floor, sure)
         if row["answerable"]:
             right += answered and f1 >= 0.5
             answered_f1 += f1 if answered else 0.0
         else:
             right += not answered
     return {"n": len(rows), "right": int(right), "f1": round(answered_f1 / max(answerable, 1), 3),
-            "declined_unanswerable": sum(1 for r in rows if not r["answerable"] and not replay(r, model, passages, floor)[0]),
+            "declined_unanswerable": sum(1 for r in rows if not r["answerable"] and not replay(r, model, passages, floor, sure)[0]),
             "unanswerable": len(rows) - answerable}
 
 
@@ -185,6 +197,16 @@ def main() -> int:
                                                                      args.passages, f), 6), -f))
               for lang in ("ko", "en")}
     print(f"chosen READER_CONFIDENCE_FLOOR = {floors}")
+    for sure in SURE:
+        line = []
+        for lang in ("ko", "en"):
+            subset, reads = [r for r in rows if r["lang"] == lang], []
+            for row in subset:
+                replay(row, chosen, args.passages, sure=sure, counter=reads)
+            line.append(f"{lang}: {score(subset, chosen, args.passages, sure=sure)} reads/q {len(reads) / len(subset):.2f}")
+        print(f"sure {sure:<5} " + "  ".join(line))
+    sure = max(SURE, key=lambda s: (round(balanced(rows, chosen, args.passages, sure=s), 6), -s))  # ties: read less
+    print(f"chosen READER_SURE = {sure}")
     return 0
 
 

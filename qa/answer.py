@@ -232,8 +232,9 @@ _EOJEOL = re.compile(r"\S+")
 _BARE_NAME = re.compile(r"^[가-힣A-Za-z][가-힣A-Za-z.\-]*$")
 
 
-def _names_before_titles(sentence: Sentence) -> list[tuple[int, int, int]]:
-    """(first token, last token, eojeols) of the words opening a "name [affiliation] title" phrase.
+def _names_before_titles(sentence: Sentence) -> list[tuple[int, int, int, int]]:
+    """(first token, last token, eojeols, title offset) of the words opening a "name [affiliation] title"
+    phrase; the title offset is where its title word starts.
 
     Kiwi often cuts transliterated names ('물레나' → '물레' + '나'), so the name is taken by whole words
     (eojeols): walking back from a title word ('의원은', 'CEO가', '기자입니다') over bare words (no particle,
@@ -260,7 +261,7 @@ def _names_before_titles(sentence: Sentence) -> list[tuple[int, int, int]]:
             first = next((k for k, t in enumerate(sentence.tokens) if t.start >= run[0][0]), None)
             last = max((k for k, t in enumerate(sentence.tokens) if t.end <= run[size - 1][1]), default=None)
             if first is not None and last is not None and first <= last:
-                found.append((first, last, size))
+                found.append((first, last, size, words[position][0]))
     return found
 
 
@@ -512,7 +513,7 @@ def _candidates(evidence_index: int, sentence: Sentence, want_list: bool) -> lis
                     continue  # '경 서울청량리경찰서', '이후 나경원': a vague word at an edge is not part of a name
                 add(first, last, _name_fit(sentence, first, last))
 
-    for first, last, eojeols in _names_before_titles(sentence):
+    for first, last, eojeols, _ in _names_before_titles(sentence):
         # Korean news names a person as "name [affiliation] title": the run's opening words are the name.
         add(first, last, {"person": 1.0 if eojeols <= 2 else 0.7, "thing": 0.3, "other": 0.4,
                           "organization": 0.1, "place": 0.0, "number": 0.0, "date": 0.0})
@@ -1055,6 +1056,38 @@ def without_trailing_particles(start: int, end: int, tokens: list[Token]) -> int
         end = before
         inside = [t for t in inside if t.end <= end]
     return end
+
+
+_LIST_WORD_TAGS = _NOUNISH | {"SP", "JC", "MAG", "MAJ", "SSO", "SSC"}
+
+
+def list_items(start: int, end: int, tokens: list[Token]) -> int:
+    """How many items ``[start, end)`` names when it is a bare list of names or nouns ('티앤수즈신, 무시,
+    비런테크놀로지, 쑤이위안': 4, '텐센트와 알리바바, 바이트댄스': 3, 'Tencent, Alibaba and ByteDance': 3);
+    1 for anything else: a span with a verb or a case particle is a clause, not a list."""
+    inside = [t for t in tokens if start <= t.start and t.end <= end]
+    joiners = 0
+    for position, token in enumerate(inside):
+        english_and = token.tag == "SL" and token.form.lower() in ("and", "or")
+        joiner = token.form in _LIST_JOINER_FORMS and (token.tag in _LIST_JOINERS_TAGS or token.tag in ("MAG", "MAJ", "SW"))
+        if not (joiner or english_and) and (token.tag not in _LIST_WORD_TAGS or token.tag in ("SP", "JC", "MAG", "MAJ")):
+            return 1
+        if (joiner or english_and) and 0 < position < len(inside) - 1:
+            joiners += 1
+    return joiners + 1
+
+
+def name_without_affiliation(start: int, end: int, sentence: Sentence) -> int:
+    """The end of a person's name when ``[start, end)`` opens with it and stops inside where the person works
+    ('제프리 소넨펠드 예일대' of '제프리 소넨펠드 예일대 경영대학원 교수는' -> '제프리 소넨펠드'): the
+    "name [affiliation] title" phrases the rule-based extractor finds, applied to a span from any source.
+    A span reaching the title ('이명박 대통령') is a way of naming the person and stays, as does any other."""
+    names = [(sentence.tokens[last].end, title) for first, last, _, title in _names_before_titles(sentence)
+             if sentence.tokens[first].start == start]
+    if not names:
+        return end
+    name_end, title = max(names)
+    return name_end if name_end < end <= title else end
 
 
 _UNIT_WORD = re.compile(r"[가-힣]+|[A-Za-z]+|[%$€£¥₩]")

@@ -25,7 +25,14 @@ class QuestionAnalysis:
     wh_span: tuple[int, int] | None  # [start, end) of the question word in ``text``, if any
     head_noun: str | None = None  # the noun the question asks for: '회사' in '어느 회사', 'company'
     wants_list: bool = False  # the question asks for several items ('네 곳은?', 'which companies')
+    list_size: int | None = None  # how many, when the question names the number it asks for ('기업 네 곳은?': 4)
     term_spans: tuple[tuple[int, int], ...] = field(default=(), repr=False)  # [start, end) of each term
+
+    @property
+    def asks_for_list(self) -> bool:
+        """Several items, surely: a number of them named, or an English plural head ('which customers'). The
+        Korean markers behind ``wants_list`` ('모두', '-들은') fire on too many single-answer questions."""
+        return bool(self.list_size) or (self.wants_list and self.lang == "en")
 
     @property
     def wh_word(self) -> str | None:
@@ -175,6 +182,15 @@ _KO_DURATION_AFTER = ("동안", "간", "만에", "만", "째", "이나", "씩", 
 _EOJEOL = re.compile(r"[^\s?？!.,·、「」『』《》〈〉\"“”‘’'()\[\]]+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _LATIN_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9\-]*")
+_KO_NUMBER_WORDS = {"두": 2, "세": 3, "네": 4, "다섯": 5, "여섯": 6, "일곱": 7, "여덟": 8, "아홉": 9, "열": 10}
+# The counted phrase closing the question ('GPU 기업 네 곳은?', '주연 두명은 누구인가?'): the answer is that
+# many items. A count earlier in the question only qualifies something ('두 가지 전통을 지닌 것은?').
+_KO_LIST_REQUEST = re.compile(
+    r"(?<![가-힣\d])(두|세|네|다섯|여섯|일곱|여덟|아홉|열|[2-9])\s*"
+    r"(?:곳|군데|개|명|가지|개사|나라|개국|사람|종류|팀|기업|회사|국가|도시|인물|단체|제품|작품|편|권)"
+    r"(?:은|는|을|를|이|가)?\s*(?:누구누구|누구|무엇|어디|뭐)?"
+    r"(?:인가요|인가|인지|일까|입니까|이었나|였나|이었는가|였는가|예요|이에요|이야|야)?\s*[?？]?\s*$"
+)
 _LIST_MARKERS = re.compile(r"(?:두|세|네|다섯|여섯|일곱|여덟|아홉|열|\d+)\s*(?:곳|개|명|가지|개사|나라|사람|종류)|모두|각각|들은|들이|들을")
 
 
@@ -288,8 +304,16 @@ def _analyze_korean(text: str) -> QuestionAnalysis:
         wh_span=wh_span,
         head_noun=head,
         wants_list=bool(_LIST_MARKERS.search(text)),
+        list_size=_list_size(_KO_LIST_REQUEST.search(text), _KO_NUMBER_WORDS),
         term_spans=tuple(spans),
     )
+
+
+def _list_size(match: re.Match | None, number_words: dict[str, int]) -> int | None:
+    if match is None:
+        return None
+    word = match.group(1).lower()
+    return int(word) if word.isdigit() else number_words[word]
 
 
 def _ko_head_index(eojeols, stems, wh_span) -> int | None:
@@ -337,6 +361,7 @@ _EN_HEADS: dict[str, tuple[str, ...]] = {
         "chipmaker", "chipmakers", "lab", "labs", "government", "ministry", "department", "regulator",
         "business", "businesses", "automaker", "carrier", "network", "broadcaster", "club", "committee",
         "brand", "vendor", "supplier", "suppliers", "rival", "rivals", "competitor", "competitors",
+        "customer", "customers", "client", "clients", "partner", "partners", "buyer", "buyers",
     ),
     "person": (
         "person", "people", "ceo", "author", "analyst", "lawmaker", "lawmakers", "professor", "president",
@@ -367,6 +392,11 @@ _EN_HEADS: dict[str, tuple[str, ...]] = {
 }
 _EN_HEAD_KIND = {noun: kind for kind, nouns in _EN_HEADS.items() for noun in nouns}
 _EN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]*(?:['’][A-Za-z]+)?|\d+(?:[.,]\d+)*%?|[$₩€¥%]")
+_EN_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+# 'Which four companies…', 'What are the two…', 'Name the three…': the answer is that many items.
+_EN_LIST_REQUEST = re.compile(
+    r"^\s*(?:which|what|who|name|list)\s+(?:(?:are|were)\s+)?(?:the\s+)?(two|three|four|five|six|seven|eight|nine|ten|[2-9])\b", re.I
+)
 _PLURAL_HEAD = re.compile(r"\b(?:which|what)\s+(?:\w+\s+)?(\w+s)\b|\b(?:name|list)\s+(?:the\s+)?(?:two|three|four|five|all)\b", re.I)
 
 
@@ -438,6 +468,7 @@ def _analyze_english(text: str) -> QuestionAnalysis:
         wh_span=wh_span,
         head_noun=head,
         wants_list=wants_list,
+        list_size=_list_size(_EN_LIST_REQUEST.search(text), _EN_NUMBER_WORDS),
         term_spans=tuple(spans),
     )
 

@@ -221,7 +221,7 @@ def test_person_named_before_an_affiliation_and_title(kiwi):
     article = make_article("p1", "사람 이름 테스트 기사\n" + text + "\n", "p1.txt")
     [sentence] = [s for s in split_sentences(article, kiwi) if "교수" in s.text]
     names = {sentence.text[sentence.tokens[f].start - sentence.start : sentence.tokens[l].end - sentence.start]
-             for f, l, _ in _names_before_titles(sentence)}
+             for f, l, _, _ in _names_before_titles(sentence)}
     assert "제임스 하트필드" in names
     assert not any("옥스퍼드대" in n or "함께" in n for n in names)
 
@@ -258,3 +258,45 @@ def test_trailing_particles_leave_the_span_by_the_stored_morphemes(kiwi, text, s
     start = text.index(span)
     end = without_trailing_particles(start, start + len(span), kiwi.tokenize(text))
     assert text[start:end] == minimal
+
+
+@pytest.mark.parametrize("text, span, items", [
+    ("티앤수즈신, 무시, 비런테크놀로지, 쑤이위안 등 중국 주요 GPU 기업은 상장을 앞뒀다.", "티앤수즈신, 무시, 비런테크놀로지, 쑤이위안", 4),
+    ("엔비디아는 텐센트와 알리바바, 바이트댄스 등에 알리지 않았다.", "텐센트와 알리바바, 바이트댄스", 3),
+    ("삼성전자 및 SK하이닉스가 참여했다.", "삼성전자 및 SK하이닉스", 2),
+    ("엔비디아는 이러한 내용을 텐센트와 알리바바에 알리지 않았다.", "엔비디아는 이러한 내용을 텐센트와 알리바바", 1),  # a clause
+    ("상하이 네마리의 용으로 통하는 기업들이다.", "상하이 네마리의 용", 1),
+    ("연구 결과 발표는 내일이다.", "연구 결과 발표", 1),
+])
+def test_list_items_counts_the_names_of_a_bare_list(kiwi, text, span, items):
+    from qa.answer import list_items
+
+    start = text.index(span)
+    assert list_items(start, start + len(span), kiwi.tokenize(text)) == items
+
+
+def test_list_items_in_english_text():
+    from qa.answer import list_items
+
+    text = "Nvidia did not tell Tencent, Alibaba and ByteDance in advance."
+    span = "Tencent, Alibaba and ByteDance"
+    start = text.index(span)
+    tokens = EnglishAnalyzer().tokenize(text)
+    assert list_items(start, start + len(span), tokens) == 3
+    assert list_items(start, start + len("Tencent"), tokens) == 1
+
+
+@pytest.mark.parametrize("span, name", [
+    ("제프리 소넨펠드 예일대", "제프리 소넨펠드"),  # runs on into where he works
+    ("제프리 소넨펠드 예일대 경영대학원 교수", "제프리 소넨펠드 예일대 경영대학원 교수"),  # with the title: a way to name him
+    ("제프리 소넨펠드", "제프리 소넨펠드"),  # the name: kept
+    ("예일대 경영대학원", "예일대 경영대학원"),  # not opening with the name: kept
+])
+def test_a_person_span_ends_with_the_name_not_the_affiliation(kiwi, span, name):
+    from qa.answer import name_without_affiliation
+
+    _, evidence = _evidence("제프리 소넨펠드 예일대 경영대학원 교수는 CNN에 보낸 이메일에서 이렇게 말했다.", kiwi)
+    sentence = evidence[0].sentence
+    start = sentence.start + sentence.text.index(span)
+    end = name_without_affiliation(start, start + len(span), sentence)
+    assert sentence.text[start - sentence.start : end - sentence.start] == name

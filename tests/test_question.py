@@ -99,3 +99,27 @@ def test_money_questions_accept_any_currency_and_counts_use_the_general_counter(
     assert analyze_question("스타트업이 유치한 투자 금액은 얼마인가?").unit_hint == CURRENCY
     assert analyze_question("How many chips were shipped?").unit_hint == "개"
     assert analyze_question("How many people attended?").unit_hint == "명"
+
+
+@pytest.mark.parametrize("question, size", [
+    ("중국 상하이에서 4소룡으로 불리는 반도체 기업 네 곳은?", 4),
+    ("그 영화의 주연 두명은 누구인가?", 2),
+    ("조사결과에 반대한 두 나라는?", 2),
+    ("세 명은 누구누구인가?", 3),
+    ("두 가지 전통을 지니고 있는 것은?", None),  # the count qualifies, the answer is one thing
+    ("몇 개의 회사가 참여했나?", None),
+    ("Which four Chinese GPU makers are preparing to list?", 4),
+    ("What are the two models DeepSeek released?", 2),
+    ("Name the three customers Nvidia did not notify.", 3),
+    ("What does Nvidia sell in China?", None),
+])
+def test_a_question_naming_how_many_items_it_wants(question, size):
+    analysis = analyze_question(question)
+    assert analysis.list_size == size
+    assert analysis.asks_for_list == (size is not None)
+
+
+def test_an_english_plural_head_asks_for_a_list_a_korean_plural_marker_alone_does_not():
+    assert analyze_question("Which Chinese customers did Nvidia not notify?").asks_for_list
+    korean = analyze_question("딥시크에 놀란 기업들은 어디인가?")
+    assert korean.wants_list and not korean.asks_for_list

@@ -11,7 +11,7 @@ from qa.session import Session
 
 class StubReader:
     """Answers with a span of the first passage (the first word of 6+ characters), with given probabilities;
-    ``supports``, if given, sets the support of each successive read instead."""
+    ``supports``, if given, sets the support of each successive read instead (reads past its end: 0)."""
 
     name = "stub-reader"
 
@@ -20,7 +20,7 @@ class StubReader:
         self.calls: list[tuple[str, list, list]] = []
 
     def read(self, question, passages, top_k=5, priors=None):
-        support = self.supports[len(self.calls)] if self.supports else self.support
+        support = (self.supports + [0.0] * len(self.calls))[len(self.calls)] if self.supports else self.support
         self.calls.append((question, passages, priors))
         doc_id, text, start = passages[0]
         word = next(w for w in text.split() if len(w) >= 6)
@@ -206,3 +206,63 @@ def test_the_reader_floor_depends_on_the_question_language(index_copy, fake_embe
     assert answered.answered_by == "reader" and answered.confidence == 0.5
     held_back, reader = ask(english)
     assert len(reader.calls) == 3 and held_back.answered_by != "reader"  # 0.5 < 0.6: every read falls short
+
+
+def test_a_less_than_sure_read_gives_way_to_a_more_confident_later_one(index_copy, fake_embedder):
+    question = "엔비디아 주가는 얼마나 떨어졌나?"
+    reader = StubReader(support=0.0, no_answer=0.01, supports=[0.6, 0.9, 0.7])  # all accepted, none sure
+    session = Session(index_copy, fake_embedder, reader=reader, reader_calibration=None)
+    result = session.ask(question)
+    assert len(reader.calls) == 3 and result.confidence == 0.9
+    assert result.answer in reader.calls[1][1][0][1]  # from the second chunk read
+    _cited(session, result)
+    sure = StubReader(support=0.0, no_answer=0.01, supports=[0.6, 0.97, 0.99])
+    assert Session(index_copy, fake_embedder, reader=sure, reader_calibration=None).ask(question).confidence == 0.97
+    assert len(sure.calls) == 2  # a sure read ends the reading
+
+
+def test_first_sure_or_most_confident_stops_reading_at_a_sure_read():
+    from qa.session import first_sure_or_most_confident
+
+    consumed = []
+
+    def reads(values):
+        for value in values:
+            consumed.append(value)
+            yield value, f"read {value}"
+
+    assert first_sure_or_most_confident(reads([0.5, 0.96, 0.99]), sure=0.95) == (0.96, "read 0.96")
+    assert consumed == [0.5, 0.96]
+    assert first_sure_or_most_confident(reads([0.5, 0.8, 0.6]), sure=0.95) == (0.8, "read 0.8")
+    assert first_sure_or_most_confident(reads([]), sure=0.95) is None
+
+
+def _span(text, passage, support):
+    start = passage.index(text)
+    return ReaderSpan("d", start, start + len(text), text, support, 0.0, 0.01, support)
+
+
+def test_a_list_question_takes_the_readers_best_list_span():
+    from qa.chunk import Token
+    from qa.question import analyze_question
+    from qa.session import _first_fitting
+
+    passage = "상하이 네마리의 용으로 통하는 티앤수즈신, 무시, 비런테크놀로지 등"
+    words = [("상하이", "NNP"), ("네", "NR"), ("마리", "NNB"), ("의", "JKG"), ("용", "NNG"), ("으로", "JKB"),
+             ("통하", "VV"), ("는", "ETM"), ("티앤수즈신", "NNG"), (",", "SP"), ("무시", "NNG"), (",", "SP"),
+             ("비런테크놀로지", "NNP"), ("등", "NNB")]
+    tokens, at = [], 0
+    for form, tag in words:
+        at = passage.index(form, at)
+        tokens.append(Token(form, tag, at, at + len(form)))
+        at += len(form)
+    spans = [_span("상하이 네마리의 용", passage, 0.9), _span("티앤수즈신", passage, 0.3),
+             _span("티앤수즈신, 무시", passage, 0.25), _span("티앤수즈신, 무시, 비런테크놀로지", passage, 0.2)]
+    three = _first_fitting(spans, analyze_question("상하이의 GPU 기업 세 곳은?"), tokens)
+    assert three.text == "티앤수즈신, 무시, 비런테크놀로지"
+    assert _first_fitting(spans, analyze_question("상하이의 GPU 기업 두 곳은?"), tokens).text == "티앤수즈신, 무시"
+    assert _first_fitting(spans, analyze_question("상하이 GPU 기업의 별명은?"), tokens).text == "상하이 네마리의 용"
+    # no count given: a list only with at least half the best span's support
+    assert _first_fitting(spans, analyze_question("Which GPU companies are in Shanghai?"), tokens).text == "상하이 네마리의 용"
+    spans[2] = _span("티앤수즈신, 무시", passage, 0.5)
+    assert _first_fitting(spans, analyze_question("Which GPU companies are in Shanghai?"), tokens).text == "티앤수즈신, 무시"
