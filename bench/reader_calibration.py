@@ -37,7 +37,7 @@ from qa.answer import DEFAULT_DECLINE_THRESHOLD  # noqa: E402
 from qa.evaluate import korquad_f1, load_gold, max_over_golds, prepare_korquad_index  # noqa: E402
 from qa.models import load_embedder  # noqa: E402
 from qa.reader import load_reader  # noqa: E402
-from qa.session import Session, calibrated_confidence, reader_features  # noqa: E402
+from qa.session import E5_READER_CALIBRATION, ReaderCalibration, Session, calibrated_confidence, reader_features  # noqa: E402
 
 SPLIT = ROOT / "qa" / "weights" / "split.json"
 
@@ -45,6 +45,18 @@ SPLIT = ROOT / "qa" / "weights" / "split.json"
 def extra_questions(path: Path, held: set[int]) -> list[SimpleNamespace]:
     return [SimpleNamespace(question=r["question"], answers=[r["answer"]], doc=r["doc"]) for r in _read(path)
             if int(r["doc"][2:5]) not in held]
+
+
+class _RecordingCalibration:
+    """The shipped calibration, remembering (support, rank, similarity, confidence) of each read of a question."""
+
+    def __init__(self, calibration: ReaderCalibration):
+        self.calibration, self.reads = calibration, []
+
+    def confidence(self, support: float, rank: int, similarity: float, same_language: bool) -> float:
+        confidence = self.calibration.confidence(support, rank, similarity, same_language)
+        self.reads.append((support, rank, similarity, confidence))
+        return confidence
 
 
 def collect(sample: int, seed: int, extra: Path | None = None, extra_sample: int = 0) -> list[dict]:
@@ -57,23 +69,28 @@ def collect(sample: int, seed: int, extra: Path | None = None, extra_sample: int
     if extra is not None:
         extra_pool = extra_questions(extra, held)
         asked += random.Random(seed).sample(extra_pool, min(extra_sample, len(extra_pool)))
-    # no calibration: the confidence of a reader answer is then its raw support
+    # The Session reads as shipped (its calibration decides which read answers) but with no floor, so that
+    # low-confidence answers are fitted too; the recorder keeps the raw support of every read, so the fit
+    # maps the support of the read that answered.
+    recorder = _RecordingCalibration(E5_READER_CALIBRATION)
     session = Session(Path(prepare_korquad_index(gold, embedder).path), embedder, sources=(), reader=reader,
-                      reader_calibration=None)
+                      decline_threshold=0.0, reader_floor=0.0)
+    session.reader_calibration = recorder
     full = session.index
     rows = []
     for i, q in enumerate(asked):
         unanswerable = i % 3 == 2
         article = q.doc[:5]  # 'kq007' of paragraph 'kq007-06'
         session.index = _restricted(full, lambda doc: not doc.startswith(article)) if unanswerable else full
+        recorder.reads.clear()
         result = session.ask(q.question)
         if result.answered_by != "reader":
             continue
-        cited = result.citation
-        ranks = [rank for rank, p in enumerate(result.passages)
-                 if p.chunk.doc_id == cited.doc_id and p.chunk.start <= cited.start and cited.end <= p.chunk.end]
-        passage = result.passages[ranks[0]]
-        rows.append({"support": result.confidence, "rank": ranks[0], "dense": passage.dense,
+        # the read that answered: the one whose confidence the result reports
+        support, rank, dense = next((s, rank, dense) for s, rank, dense, confidence in recorder.reads
+                                    if round(confidence, 4) == result.confidence)
+        passage = result.passages[rank]
+        rows.append({"support": support, "rank": rank, "dense": dense,
                      "same_language": passage.lang == result.language, "lang": result.language, "unans": unanswerable,
                      "right": not unanswerable and max_over_golds(korquad_f1, result.answer, q.answers) >= 0.5})
     return rows
