@@ -156,6 +156,8 @@ def _caption_statement(line: str) -> tuple[int, int] | None:
     lead = _CAPTION_LEAD.match(line)
     start = lead.end() if lead else 0
     cut = min([m.start() for m in (p.search(line, start) for p in _CAPTION_CREDIT) if m] + [len(line)])
+    if lead is None and cut == len(line):
+        return None  # neither opened nor closed like a caption: a menu line, a related-news link
     ends = [m.end() for m in _STATEMENT_END.finditer(line, start, cut)]
     for end in reversed(ends):
         statement = line[start:end].strip()

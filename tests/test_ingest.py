@@ -44,12 +44,13 @@ def test_a_photo_caption_keeps_its_statement_and_loses_its_credit():
             "Copyright (C) 뉴스1. All rights reserved. 무단 전재 및 재배포 금지. /사진=(서울=뉴스1)\n"
             "photo_2630199.jpg 회사의 로고. /사진=뉴스1\n"
             "▲ 시민들이 광장에서 행진하고 있다. 서울 광화문. ⓒ 연합뉴스\n"
-            "Copyright ⓒ 머니투데이 & mt.co.kr. 무단 전재 및 재배포 금지.\n")
+            "Copyright ⓒ 머니투데이 & mt.co.kr. 무단 전재 및 재배포 금지.\n"
+            "▶ 관련기사: 엔비디아가 새 칩을 공개했다.\n")
     article = make_article("x", text, "x.txt")
     captions = [article.text[s.start : s.end] for s in article.segments if s.kind == "caption"]
     assert captions == ["홍길동 대표가 3일 서울 코엑스에서 새 칩 '한빛'을 공개하고 있다.", "시민들이 광장에서 행진하고 있다."]
     kept = kept_text(article)
-    for junk in ["뉴스1", "Copyright", "공동취재", "회사의 로고", "photo_2630199", "광화문", "무단 전재"]:
+    for junk in ["뉴스1", "Copyright", "공동취재", "회사의 로고", "photo_2630199", "광화문", "무단 전재", "관련기사"]:
         assert junk not in kept, junk
 
 
