@@ -132,7 +132,7 @@ def replay(row: dict, threshold: float | None, passages: int | None = None,
             if read is None:
                 continue
             confidence = qa.session.E5_READER_CALIBRATION.confidence(read["support"], rank, read["dense"],
-                                                                     read["same_language"])
+                                                                     read["same_language"], read["no_answer"])
             if qa.session.reader_accepts(read["support"], read["no_answer"], confidence, threshold,
                                          max(floor, DEFAULT_DECLINE_THRESHOLD)):
                 yield confidence, read
@@ -197,15 +197,17 @@ def main() -> int:
                                                                      args.passages, f), 6), -f))
               for lang in ("ko", "en")}
     print(f"chosen READER_CONFIDENCE_FLOOR = {floors}")
-    for sure in SURE:
+    by_lang = {lang: [r for r in rows if r["lang"] == lang] for lang in ("ko", "en")}
+    for sure in SURE:  # with the floors just chosen
         line = []
-        for lang in ("ko", "en"):
-            subset, reads = [r for r in rows if r["lang"] == lang], []
+        for lang, subset in by_lang.items():
+            reads = []
             for row in subset:
-                replay(row, chosen, args.passages, sure=sure, counter=reads)
-            line.append(f"{lang}: {score(subset, chosen, args.passages, sure=sure)} reads/q {len(reads) / len(subset):.2f}")
+                replay(row, chosen, args.passages, floors[lang], sure, counter=reads)
+            line.append(f"{lang}: {score(subset, chosen, args.passages, floors[lang], sure)} reads/q {len(reads) / len(subset):.2f}")
         print(f"sure {sure:<5} " + "  ".join(line))
-    sure = max(SURE, key=lambda s: (round(balanced(rows, chosen, args.passages, sure=s), 6), -s))  # ties: read less
+    sure = max(SURE, key=lambda s: (round(sum(balanced(subset, chosen, args.passages, floors[lang], s)
+                                              for lang, subset in by_lang.items()), 6), -s))  # ties: read less
     print(f"chosen READER_SURE = {sure}")
     return 0
 
