@@ -210,10 +210,10 @@ def test_the_reader_floor_depends_on_the_question_language(index_copy, fake_embe
 
 def test_a_less_than_sure_read_gives_way_to_a_more_confident_later_one(index_copy, fake_embedder):
     question = "엔비디아 주가는 얼마나 떨어졌나?"
-    reader = StubReader(support=0.0, no_answer=0.01, supports=[0.6, 0.9, 0.7])  # all accepted, none sure
+    reader = StubReader(support=0.0, no_answer=0.01, supports=[0.6, 0.85, 0.7])  # all accepted, none sure
     session = Session(index_copy, fake_embedder, reader=reader, reader_calibration=None)
     result = session.ask(question)
-    assert len(reader.calls) == 3 and result.confidence == 0.9
+    assert len(reader.calls) == 3 and result.confidence == 0.85
     assert result.answer in reader.calls[1][1][0][1]  # from the second chunk read
     _cited(session, result)
     sure = StubReader(support=0.0, no_answer=0.01, supports=[0.6, 0.97, 0.99])
