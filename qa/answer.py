@@ -1058,7 +1058,14 @@ def without_trailing_particles(start: int, end: int, tokens: list[Token]) -> int
     return end
 
 
-_LIST_WORD_TAGS = _NOUNISH | {"SP", "JC", "MAG", "MAJ", "SSO", "SSC"}
+_LIST_ITEM_TAGS = _NOUNISH | {"SSO", "SSC"}  # words of names and nouns, and brackets inside them
+
+
+def _is_list_joiner(token: Token) -> bool:
+    """',', '와/과', '및', 'and': Kiwi tags '및' as an adverb and the English analyser commas as symbols."""
+    if token.tag == "SL":
+        return token.form.lower() in ("and", "or")
+    return token.form in _LIST_JOINER_FORMS and token.tag in ("SP", "JC", "MAG", "MAJ", "SW")
 
 
 def list_items(start: int, end: int, tokens: list[Token]) -> int:
@@ -1068,12 +1075,10 @@ def list_items(start: int, end: int, tokens: list[Token]) -> int:
     inside = [t for t in tokens if start <= t.start and t.end <= end]
     joiners = 0
     for position, token in enumerate(inside):
-        english_and = token.tag == "SL" and token.form.lower() in ("and", "or")
-        joiner = token.form in _LIST_JOINER_FORMS and (token.tag in _LIST_JOINERS_TAGS or token.tag in ("MAG", "MAJ", "SW"))
-        if not (joiner or english_and) and (token.tag not in _LIST_WORD_TAGS or token.tag in ("SP", "JC", "MAG", "MAJ")):
+        if _is_list_joiner(token):
+            joiners += 0 < position < len(inside) - 1
+        elif token.tag not in _LIST_ITEM_TAGS:
             return 1
-        if (joiner or english_and) and 0 < position < len(inside) - 1:
-            joiners += 1
     return joiners + 1
 
 

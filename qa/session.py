@@ -40,11 +40,11 @@ READER_DECLINE_THRESHOLD = 0.0
 READER_CONFIDENCE_FLOOR: dict[str, float] = {"ko": 0.28, "en": 0.6}
 # The confidence `qa` reports for a reader answer: Platt scaling of the reader's support, the rank of the
 # chunk it answered from and, with the embedder the fit was made with (CONFIDENCE_EMBEDDER), that chunk's
-# absolute e5 similarity to the question and the read's own no-answer probability (reader_features). e5's cosine runs lower across languages, so
-# answers from a chunk in another language than the question have their own fit. Fitted by
-# bench/reader_calibration.py on KorQuAD questions of the reader's training articles and our English
-# questions over them, asked with and without their article in the index: read one chunk at a time, raw
-# support is over-confident, and high also where the archive lacks the answer.
+# absolute e5 similarity to the question and the read's own no-answer probability (reader_features). e5's
+# cosine runs lower across languages, so answers from a chunk in another language than the question have
+# their own fit. Fitted by bench/reader_calibration.py on KorQuAD questions of the reader's training
+# articles and our English questions over them, asked with and without their article in the index: read
+# one chunk at a time, raw support is over-confident, and high also where the archive lacks the answer.
 READER_CALIBRATION: tuple[float, ...] = (0.1889, -1.1463, 36.6437, -0.3458, -36.0155)
 READER_CALIBRATION_CROSS_LANGUAGE: tuple[float, ...] = (0.1436, -0.2320, 35.2355, -0.1617, -30.4055)
 READER_CALIBRATION_ANY_EMBEDDER: tuple[float, ...] = (0.3119, -0.9304, -1.7414)  # no similarity, no no-answer term
@@ -273,16 +273,19 @@ class Session:
         return self._answered(result, span.doc_id, span.start, span.end, span.text, (span.sentence.start, span.sentence.end))
 
     def _with_reader(self, question: str, analysis, rules, result: AskResult) -> AskResult:
-        """The reader reads the top chunks one at a time, best retrieved first, and stops at the first read
-        whose best span beats the no-answer option with a ``support`` (the probability of the spans
-        overlapping it: the reader's belief that the answer lies there) reaching the reader's floor. One
-        chunk per read, as the reader was trained: reading the top 3 in one softmax split the support between
+        """The reader reads the top chunks one at a time, best retrieved first. A read is accepted when its
+        best span beats the no-answer option with a ``support`` (the probability of the spans overlapping
+        it: the reader's belief that the answer lies there) reaching the reader's floor and a calibrated
+        confidence reaching the language's floor; the first accepted read at READER_SURE ends the reading,
+        else the most confident accepted read of the READER_PASSAGES answers. One chunk per read, as the
+        reader was trained: reading the top 3 in one softmax split the support between
         chunks of one topic and declined far more (bench/reader_passages.py: KorQuAD held-out reader-only
         F1 52.7 jointly vs 79.1 one at a time, 1.26 windows per question instead of 3).
 
         A span whose unit contradicts the question's ('600만달러' for '몇 퍼센트') gives way to the read's
-        next best span elsewhere; the answer ends before any particle fused to its last word ('1940년에' ->
-        '1940년'). The reported confidence is the calibrated support (READER_CALIBRATION, or
+        next best span elsewhere, and a list question takes the read's best list span; the answer ends
+        before any particle fused to its last word ('1940년에' -> '1940년') and, for a person, at the name
+        rather than inside the affiliation. The reported confidence is the calibrated support (READER_CALIBRATION, or
         READER_CALIBRATION_CROSS_LANGUAGE for a chunk in another language than the question), and a reader
         answer needs READER_CONFIDENCE_FLOOR for the question's language (at least the rules' floor).
         When no read is confident, ``rules()`` (run only then: it costs ~0.1-0.2 s) answers if it clears
