@@ -54,6 +54,17 @@ def test_a_photo_caption_keeps_its_statement_and_loses_its_credit():
         assert junk not in kept, junk
 
 
+def test_an_english_caption_keeps_its_statement():
+    text = ("Chip rules tighten again\n"
+            "The government announced new export rules on Monday, officials said.\n"
+            "Nvidia chief Jensen Huang shows the Rubin GPU at CES 2026 in Las Vegas. Photo: Reuters\n"
+            "The H100 chip. Getty Images\n")
+    article = make_article("x", text, "x.txt")
+    captions = [article.text[s.start : s.end] for s in article.segments if s.kind == "caption"]
+    assert captions == ["Nvidia chief Jensen Huang shows the Rubin GPU at CES 2026 in Las Vegas."]
+    assert "Reuters" not in kept_text(article) and "The H100 chip" not in kept_text(article)
+
+
 def test_captions_are_answerable_but_never_quoted_in_summaries():
     text = "새 칩 공개 현장의 모습\n▲ 홍길동 대표가 서울에서 새 칩을 공개하고 있다. /사진=뉴스1\n본문 문장은 여기에 충분히 길게 쓰여 있다.\n"
     article = make_article("x", text, "x.txt")
