@@ -69,7 +69,8 @@ def _restricted(index, keep):
     """The index with only the chunks of articles ``keep(doc_id)`` accepts (sentences stay addressable)."""
     rows = [i for i, c in enumerate(index.chunks) if keep(c.doc_id)]
     return replace(index, chunks=[index.chunks[i] for i in rows], chunk_vectors=index.chunk_vectors[rows],
-                   chunk_terms=[index.chunk_terms[i] for i in rows], _faiss=None, _bm25=None)
+                   chunk_terms=[index.chunk_terms[i] for i in rows], _faiss=None, _bm25=None,
+                   _chunk_sentences=None)
 
 
 def _read(path: Path) -> list[dict]:

@@ -107,6 +107,7 @@ class Index:
     chunk_terms: list[list[str]]
     _faiss: object = None
     _bm25: object = None
+    _chunk_sentences: object = None
 
     @property
     def vocabulary(self) -> "LexicalIndex":
@@ -122,6 +123,17 @@ class Index:
         if self._bm25 is None:
             self._bm25 = LexicalIndex(self.chunk_terms)
         return self._bm25
+
+    def chunk_sentences(self) -> np.ndarray:
+        """Each chunk's sentence ids, one row per chunk, padded with the id of an extra last row (-1 after
+        appending one): a row-wise maximum over sentence scores gives each chunk's best sentence."""
+        if self._chunk_sentences is None:
+            width = max((len(c.sentence_ids) for c in self.chunks), default=1)
+            table = np.full((len(self.chunks), width), -1, dtype=np.int64)
+            for row, chunk in enumerate(self.chunks):
+                table[row, : len(chunk.sentence_ids)] = chunk.sentence_ids
+            self._chunk_sentences = table
+        return self._chunk_sentences
 
 
 # --- building -----------------------------------------------------------------------------------------

@@ -57,3 +57,30 @@ def test_ties_are_broken_by_chunk_id(seeds_index_fake):
     first = [p.chunk.chunk_id for p in retrieve(index, embedder, "AI", k=10).passages]
     second = [p.chunk.chunk_id for p in retrieve(index, embedder, "AI", k=10).passages]
     assert first == second
+
+
+def test_across_languages_a_chunks_best_sentence_counts():
+    from qa.retrieve import Scores, fuse
+
+    # chunk 0: a so-so chunk vector with one sentence matching well; chunk 1: the better chunk vector
+    scores = Scores(dense=np.array([0.80, 0.82]), best_sentence=np.array([0.90, 0.82]),
+                    lexical=np.zeros(2), same_language=np.array([False, False]))
+    chunk_only = fuse(scores, sentence_weight={True: 0.0, False: 0.0})
+    mixed = fuse(scores, sentence_weight={True: 0.0, False: 0.35})
+    assert chunk_only.argmax() == 1 and mixed.argmax() == 0
+    same = Scores(scores.dense, scores.best_sentence, scores.lexical, np.array([True, True]))
+    assert fuse(same).argmax() == 1  # within one language the chunk's own vector decides
+
+
+@pytest.mark.slow
+def test_best_sentence_scores_are_each_chunks_maximum(seeds_index_fake):
+    from qa.retrieve import chunk_scores
+
+    embedder = FakeEmbedder()
+    index = load_index(seeds_index_fake, embedder.info)
+    vector = embedder.embed_queries(["What did Nvidia say?"])[0]
+    scores = chunk_scores(index, vector, [], "en")
+    sentence = index.sentence_vectors @ vector
+    expected = [max(sentence[sid] for sid in chunk.sentence_ids) for chunk in index.chunks]
+    np.testing.assert_allclose(scores.best_sentence, expected, rtol=1e-6)
+    assert not scores.same_language.any()  # the seeds are Korean
