@@ -496,13 +496,18 @@ class CountingEmbedder(FakeEmbedder):
         return super().embed_passages(texts)
 
 
-def test_incremental_updates_embed_only_what_changed(tmp_path):
+def _two_article_corpus(tmp_path):
+    """A folder with a Korean and an English article, and where their index goes."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "one.txt").write_text(GOOD_KO, encoding="utf-8")
     (corpus / "two.md").write_text(GOOD_EN, encoding="utf-8")
+    return corpus, tmp_path / "idx"
+
+
+def test_incremental_updates_embed_only_what_changed(tmp_path):
+    corpus, index_dir = _two_article_corpus(tmp_path)
     (corpus / "three.txt").write_text("세 번째 기사의 제목입니다\n삼성전자는 올해 반도체에 10조 원을 투자했다. 투자는 평택에 집중된다.\n", encoding="utf-8")
-    index_dir = tmp_path / "idx"
 
     def update(**options):
         embedder = CountingEmbedder()
@@ -539,11 +544,7 @@ def test_incremental_updates_embed_only_what_changed(tmp_path):
 
 
 def test_remove_drops_an_article_without_re_embedding_the_rest(fake_models, tmp_path):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "one.txt").write_text(GOOD_KO, encoding="utf-8")
-    (corpus / "two.md").write_text(GOOD_EN, encoding="utf-8")
-    index_dir = tmp_path / "idx"
+    corpus, index_dir = _two_article_corpus(tmp_path)
     assert run("index", corpus, "--index-dir", index_dir).exit_code == 0
     counting = CountingEmbedder()
     fake_models["fake-bigram"] = counting
@@ -572,11 +573,7 @@ def test_unicode_line_separators_inside_articles_survive_the_index(fake_models, 
 
 
 def test_a_new_cleaner_analyses_every_article_again(tmp_path, monkeypatch):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "one.txt").write_text(GOOD_KO, encoding="utf-8")
-    (corpus / "two.md").write_text(GOOD_EN, encoding="utf-8")
-    index_dir = tmp_path / "idx"
+    corpus, index_dir = _two_article_corpus(tmp_path)
     update_index([str(corpus)], index_dir, CountingEmbedder())
 
     monkeypatch.setattr(qa.index, "CLEANER_VERSION", qa.index.CLEANER_VERSION + 1)
