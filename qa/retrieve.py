@@ -82,21 +82,25 @@ class Scores:
     """Every chunk's evidence for one question."""
 
     dense: np.ndarray  # cosine of question and chunk
-    best_sentence: np.ndarray  # cosine of question and the chunk's best sentence
+    best_sentence: np.ndarray  # cosine of question and the chunk's best sentence (the chunk's, when unused)
     lexical: np.ndarray  # BM25 over the best BM25 score of the collection
     same_language: np.ndarray  # bool: the chunk's article is in the question's language
 
 
-def chunk_scores(index: Index, query_vector: np.ndarray, terms: list[str], language: str) -> Scores:
+def chunk_scores(index: Index, query_vector: np.ndarray, terms: list[str], language: str,
+                 sentence_weight: dict[bool, float] = SENTENCE_WEIGHT) -> Scores:
     dense = index.chunk_vectors @ query_vector
-    sentence = np.append(index.sentence_vectors @ query_vector, -np.inf)  # -1 pads index the appended -inf
-    best_sentence = sentence[index.chunk_sentences()].max(axis=1)
+    same = np.array([index.articles[c.doc_id].lang == language for c in index.chunks], dtype=bool)
+    if same.all() and sentence_weight[True] == 0.0:
+        best_sentence = dense  # weighs nothing within one language: skip the sentence product
+    else:
+        sentence = np.append(index.sentence_vectors @ query_vector, -np.inf)  # -1 pads index the appended -inf
+        best_sentence = sentence[index.chunk_sentences()].max(axis=1)
     lexical = np.zeros(len(index.chunks), dtype=np.float32)
     if terms:
         lexical = index.bm25().scores(terms)
         top = float(lexical.max())
         lexical = lexical / top if top > 0 else lexical
-    same = np.array([index.articles[c.doc_id].lang == language for c in index.chunks], dtype=bool)
     return Scores(dense, best_sentence, lexical, same)
 
 
