@@ -112,24 +112,60 @@ def foreign_window(windows, question: str, answer: str, paragraphs: list[str], e
     return (rng.choice(candidates).input_ids, 0, 0)
 
 
+def near_miss_window(windows, question: str, ids, offsets, start: int, end: int) -> tuple | None:
+    """The window holding the original answer, labelled no-answer, for a near-miss ``question``."""
+    for window in windows.windows_for(0, windows.question_ids(question), ids, offsets):
+        if answer_tokens(window, start, end) is not None:
+            return (window.input_ids, 0, 0)
+    return None
+
+
+def article_specific_names(questions_by_group: dict) -> dict:
+    """Group (an article) -> names in our English questions over other groups that appear in one group only
+    (a name asked about in several articles, such as Korea or Seoul, may well be in any paragraph)."""
+    from near_miss import names
+
+    seen: dict[str, set] = {}
+    for group, questions in questions_by_group.items():
+        for question in questions:
+            for name in names(question):
+                seen.setdefault(name, set()).add(group)
+    specific = {name: next(iter(groups)) for name, groups in seen.items() if len(groups) == 1}
+    return {group: sorted(n for n, g in specific.items() if g != group) for group in questions_by_group}
+
+
 def training_features(data, articles, windows, rng: random.Random, negatives: float, foreign: float = 0.0,
-                      extra: dict | None = None, extra_repeat: int = 1, own_paragraphs: list[dict] | None = None):
+                      extra: dict | None = None, extra_repeat: int = 1, own_paragraphs: list[dict] | None = None,
+                      near_misses: float = 0.0):
     """Training windows of every KorQuAD question of ``articles``, of our own ``extra`` questions (doc
     id -> [{question, answer, answer_start}], e.g. English questions over these Korean paragraphs) and of
     our own paragraphs with their questions (``own_paragraphs``: [{pid, context, question, answer,
     answer_start}], e.g. Korean questions over English text); ours are repeated ``extra_repeat`` times.
     With probability ``foreign`` a question is also paired with another paragraph of its article (of our
-    paragraphs, for ours): no-answer."""
+    paragraphs, for ours): no-answer. With probability ``near_misses`` one of ours is also asked about
+    something its paragraph lacks (near_miss.py: another year, model number or name), no-answer."""
+    from near_miss import near_miss
+
     from qa.evaluate import korquad_doc_id
     from qa.reader import e5_encode
 
     counts = {"positive": 0, "negative_dropped": 0, "foreign_negatives": 0, "answer_mismatch_skipped": 0,
-              "extra_questions": 0, "own_paragraph_questions": 0}
+              "extra_questions": 0, "own_paragraph_questions": 0, "near_misses": 0}
     korean, own = [], []
+    donors = {}
+    if near_misses:
+        groups: dict[str, list[str]] = {}
+        for doc, questions in (extra or {}).items():
+            groups.setdefault(doc.split("-")[0], []).extend(q["question"] for q in questions)
+        for row in own_paragraphs or []:
+            if row["lang"] == "en":
+                groups.setdefault(row["pid"], []).append(row["question"])
+        donors = article_specific_names(groups)
 
     def add(question: str, answer: str, start: int, paragraphs: list[str], encoded, at: int, into: list,
-            counter: str | None) -> None:
-        """The windows of one question over ``paragraphs[at]`` (and maybe a foreign one) into ``into``."""
+            counter: str | None, group: str | None = None, english: bool = False) -> None:
+        """The windows of one question over ``paragraphs[at]`` (and maybe a foreign one, maybe a near miss)
+        into ``into``."""
         if len(paragraphs) > 1 and rng.random() < foreign:
             window = foreign_window(windows, question, answer, paragraphs, encoded, at, rng)
             if window is not None:
@@ -142,6 +178,12 @@ def training_features(data, articles, windows, rng: random.Random, negatives: fl
             counts[counter] += 1
         into.extend(question_windows(windows, question, *encoded[at], start, start + len(answer), rng,
                                      negatives, counts))
+        if near_misses and group is not None and rng.random() < near_misses:
+            changed = near_miss(question, paragraphs[at], donors.get(group) if english else None, rng)
+            window = changed and near_miss_window(windows, changed, *encoded[at], start, start + len(answer))
+            if window:
+                into.append(window)
+                counts["near_misses"] += 1
 
     for a in articles:
         paragraphs = [p["context"] for p in data[a]["paragraphs"]]
@@ -151,14 +193,15 @@ def training_features(data, articles, windows, rng: random.Random, negatives: fl
                 answer = qa["answers"][0]
                 add(qa["question"], answer["text"], int(answer["answer_start"]), paragraphs, encoded, at, korean, None)
             for q in (extra or {}).get(korquad_doc_id(a, at), []):
-                add(q["question"], q["answer"], int(q["answer_start"]), paragraphs, encoded, at, own, "extra_questions")
+                add(q["question"], q["answer"], int(q["answer_start"]), paragraphs, encoded, at, own, "extra_questions",
+                    q["doc"].split("-")[0], english=True)
     if own_paragraphs:
         contexts = list(dict.fromkeys(r["context"] for r in own_paragraphs))
         position = {context: at for at, context in enumerate(contexts)}
         encoded = [e5_encode(windows.tokenizer, context) for context in contexts]
         for row in own_paragraphs:
             add(row["question"], row["answer"], int(row["answer_start"]), contexts, encoded, position[row["context"]],
-                own, "own_paragraph_questions")
+                own, "own_paragraph_questions", row["pid"], english=row["lang"] == "en")
     features = korean + own * extra_repeat
     return features, {"windows": len(features), **counts}
 
@@ -396,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--own-paragraphs", type=Path, default=None,
                         help="paragraphs we wrote, with questions (JSONL: pid, context, question, answer, answer_start)")
     parser.add_argument("--extra-repeat", type=int, default=1, help="times each extra question's windows are trained")
+    parser.add_argument("--near-misses", type=float, default=0.0,
+                        help="share of our own questions also trained as a near miss (no-answer): near_miss.py")
     args = parser.parse_args(argv)
     if args.from_delta is not None:
         from qa.models import offline_env
@@ -451,7 +496,8 @@ def main(argv: list[str] | None = None) -> int:
 
     rng = random.Random(args.seed)
     features, feature_stats = training_features(data, split["train"]["articles"], windows, rng, args.negatives,
-                                                 args.foreign, extra, args.extra_repeat, own_paragraphs)
+                                                 args.foreign, extra, args.extra_repeat, own_paragraphs,
+                                                 args.near_misses)
     log(f"training windows: {feature_stats}")
     held = held_out_questions(data, split["held_out"]["articles"])
     curve_set = random.Random(args.seed + 1).sample(held, min(args.curve_questions, len(held)))
@@ -546,7 +592,7 @@ def main(argv: list[str] | None = None) -> int:
                     "extra_questions_sha256": args.extra_questions and hashlib.sha256(args.extra_questions.read_bytes()).hexdigest(),
                     "own_paragraphs_file": args.own_paragraphs and str(args.own_paragraphs),
                     "own_paragraphs_sha256": args.own_paragraphs and hashlib.sha256(args.own_paragraphs.read_bytes()).hexdigest(),
-                    "extra_repeat": args.extra_repeat,
+                    "extra_repeat": args.extra_repeat, "near_misses_share": args.near_misses,
                     **feature_stats},
         "init": init,
         "training": {"seed": args.seed, "optimizer": "AdamW(weight_decay=0.01)", "lr": args.lr,
