@@ -8,7 +8,9 @@ Questions (tests/data/dev/, see its README):
   Korean questions over the English articles (seeds_en_archive.jsonl);
 * KorQuAD v1.0 dev restricted to its first 70 articles (the cached `qa eval` index, other paragraphs masked):
   questions of articles 70-139 it cannot answer (unanswerable_korquad70.jsonl), and our English questions
-  (en_over_korquad.jsonl) — only those on articles the reader never trained on (qa/weights/split.json) —
+  (en_over_korquad.jsonl) — only those on articles the reader never trained on (qa/weights/split.json) —,
+  our English questions written over such articles (en_written_korquad.jsonl) and English near misses of
+  their facts that the archive does not answer (en_near_miss_korquad70.jsonl),
   and 120 Korean KorQuAD questions of the reader's training articles among them (it has seen these, so
   it is right more often there than on new text), so that a floor's cost in Korean answers is measured.
 
@@ -105,6 +107,8 @@ def collect() -> list[dict]:
     questions += [{"id": q.id, "set": "ko-korquad-train", "lang": "ko", "question": q.question, "answers": q.answers}
                   for q in random.Random(0).sample(korean, KOREAN_TRAINING_SAMPLE)]
     questions += [dict(q, set=f"{q['lang']}-unanswerable-korquad") for q in _read(DEV / "unanswerable_korquad70.jsonl")]
+    questions += [dict(q, set="en-written-korquad") for q in _read(DEV / "en_written_korquad.jsonl")]
+    questions += [dict(q, set="en-near-miss-korquad") for q in _read(DEV / "en_near_miss_korquad70.jsonl")]
     started = time.perf_counter()
     rows = ask_all(session, questions, "korquad-first70")
     print(f"korquad: {len(rows)} questions in {time.perf_counter() - started:.0f} s", file=sys.stderr)
