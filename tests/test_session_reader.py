@@ -199,7 +199,7 @@ def test_the_reader_floor_depends_on_the_question_language(index_copy, fake_embe
     def ask(question):
         reader = StubReader(support=0.5, no_answer=0.01)  # the identity calibration: confidence 0.5
         session = Session(index_copy, fake_embedder, reader=reader, reader_calibration=(1.0, 0.0, 0.0),
-                          reader_floor={"ko": 0.3, "en": 0.6})
+                          reader_floor={"ko": 0.3, "en": 0.6}, reader_threshold=0.0)  # the floor alone decides
         return session.ask(question), reader
 
     answered, _ = ask(korean)
@@ -210,14 +210,18 @@ def test_the_reader_floor_depends_on_the_question_language(index_copy, fake_embe
 
 def test_a_less_than_sure_read_gives_way_to_a_more_confident_later_one(index_copy, fake_embedder):
     question = "엔비디아 주가는 얼마나 떨어졌나?"
-    reader = StubReader(support=0.0, no_answer=0.01, supports=[0.6, 0.85, 0.7])  # all accepted, none sure
-    session = Session(index_copy, fake_embedder, reader=reader, reader_calibration=None)
+    from qa.session import READER_SURE
+
+    best = round(READER_SURE - 0.05, 2)
+    reader = StubReader(support=0.0, no_answer=0.01, supports=[best - 0.2, best, best - 0.1])  # none sure
+    session = Session(index_copy, fake_embedder, reader=reader, reader_calibration=None, reader_threshold=0.0)
     result = session.ask(question)
-    assert len(reader.calls) == 3 and result.confidence == 0.85
+    assert len(reader.calls) == 3 and result.confidence == best
     assert result.answer in reader.calls[1][1][0][1]  # from the second chunk read
     _cited(session, result)
-    sure = StubReader(support=0.0, no_answer=0.01, supports=[0.6, 0.97, 0.99])
-    assert Session(index_copy, fake_embedder, reader=sure, reader_calibration=None).ask(question).confidence == 0.97
+    sure = StubReader(support=0.0, no_answer=0.01, supports=[best - 0.2, 0.97, 0.99])
+    assert Session(index_copy, fake_embedder, reader=sure, reader_calibration=None,
+                   reader_threshold=0.0).ask(question).confidence == 0.97
     assert len(sure.calls) == 2  # a sure read ends the reading
 
 
