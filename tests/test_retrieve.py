@@ -72,6 +72,19 @@ def test_across_languages_a_chunks_best_sentence_counts():
     assert fuse(same).argmax() == 1  # within one language the chunk's own vector decides
 
 
+def test_the_cross_language_bonus_lifts_other_language_chunks_only_in_a_mixed_archive():
+    from qa.retrieve import Scores, fuse
+
+    # chunk 0 in the question's language, with the best BM25; chunk 1 in the other, a slightly lower cosine
+    mixed = Scores(dense=np.array([0.82, 0.80, 0.70]), best_sentence=np.array([0.82, 0.80, 0.70]),
+                   lexical=np.array([1.0, 0.0, 0.2]), same_language=np.array([True, False, True]))
+    assert fuse(mixed, cross_language_bonus=0.0).argmax() == 0
+    assert fuse(mixed, cross_language_bonus=0.05).argmax() == 1
+    # every chunk in the other language: a constant shift, the min-max scaling cancels it
+    foreign = Scores(mixed.dense, mixed.best_sentence, mixed.lexical, np.array([False, False, False]))
+    assert np.allclose(fuse(foreign, cross_language_bonus=0.0), fuse(foreign, cross_language_bonus=0.05))
+
+
 @pytest.mark.slow
 def test_best_sentence_scores_are_each_chunks_maximum(seeds_index_fake):
     from qa.retrieve import chunk_scores
