@@ -35,11 +35,13 @@ LEXICAL_WEIGHTS = [0.05, 0.1]
 KOREAN_SAMPLE = 800
 
 
-def hits(index, scores, questions) -> tuple[float, float]:
+def hits(index, scores, questions, paragraph_of=lambda index, chunk: index.chunks[chunk].doc_id) -> tuple[float, float]:
+    """(hit@1, hit@5): a retrieved chunk of the question's paragraph ``doc`` (``paragraph_of`` a chunk) holds
+    an answer."""
     first = top5 = 0
     for question, score in zip(questions, scores):
         order = np.lexsort((np.arange(len(score)), -score))[:5]
-        found = [rank for rank, i in enumerate(order) if index.chunks[i].doc_id == question["doc"]
+        found = [rank for rank, i in enumerate(order) if paragraph_of(index, i) == question["doc"]
                  and any(answer in index.chunks[i].text for answer in question["answers"])]
         first += bool(found and found[0] == 0)
         top5 += bool(found)

@@ -22,12 +22,12 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.calibrate import KORQUAD, _read  # noqa: E402
+from bench.crosslingual_retrieval import hits  # noqa: E402
 from qa.evaluate import korquad_doc_id  # noqa: E402
 from qa.index import load_index  # noqa: E402
 from qa.ingest import detect_language  # noqa: E402
@@ -50,30 +50,23 @@ def build_archive(embedder):
     for doc in dict.fromkeys(r["doc"] for r in english):
         (corpus / f"{doc}.txt").write_text(contexts[doc], encoding="utf-8")
     for r in english:
-        questions["en over ko"].append({"file": r["doc"], "question": r["question"], "answers": [r["answer"]]})
+        questions["en over ko"].append({"doc": r["doc"], "question": r["question"], "answers": [r["answer"]]})
     for a, article in enumerate(korquad):
         for p, paragraph in enumerate(article["paragraphs"]):
             if (corpus / f"{korquad_doc_id(a, p)}.txt").exists():
-                questions["ko over ko"] += [{"file": korquad_doc_id(a, p), "question": q["question"],
+                questions["ko over ko"] += [{"doc": korquad_doc_id(a, p), "question": q["question"],
                                              "answers": [x["text"] for x in q["answers"]]} for q in paragraph["qas"]]
     for r in _read(ROOT / "bench/data/own_en_paragraphs.jsonl"):
         (corpus / f"own-{r['pid']}.txt").write_text(r["context"], encoding="utf-8")
-        questions[f"{r['lang']} over en"].append({"file": f"own-{r['pid']}", "question": r["question"],
+        questions[f"{r['lang']} over en"].append({"doc": f"own-{r['pid']}", "question": r["question"],
                                                    "answers": [r["answer"]]})
     update_index([str(corpus)], WORK / "index", embedder)
     return load_index(WORK / "index", embedder.info), questions
 
 
-def hits(index, scores, questions) -> tuple[float, float]:
-    first = top5 = 0
-    for question, score in zip(questions, scores):
-        order = np.lexsort((np.arange(len(score)), -score))[:5]
-        found = [rank for rank, i in enumerate(order)
-                 if Path(index.articles[index.chunks[i].doc_id].source).stem == question["file"]
-                 and any(answer in index.chunks[i].text for answer in question["answers"])]
-        first += bool(found and found[0] == 0)
-        top5 += bool(found)
-    return first / len(questions), top5 / len(questions)
+def source_file(index, chunk: int) -> str:
+    """The corpus file a chunk's article came from, without its suffix: our paragraph id."""
+    return Path(index.articles[index.chunks[chunk].doc_id].source).stem
 
 
 def main() -> int:
@@ -96,7 +89,7 @@ def main() -> int:
             line = []
             for name in directions:
                 results[bonus, name] = hit = hits(index, [fuse(s, cross_language_bonus=bonus) for s in evidence[name]],
-                                                  questions[name])
+                                                  questions[name], source_file)
                 line.append(f"{name} ({len(questions[name])}): {hit[0]:.3f} / {hit[1]:.3f}")
             print(f"{language} questions, bonus {bonus:<5} hit@1 / hit@5  " + "  ".join(line))
         # A direction counts as much as its chunks' language's share of the archive (a question's answer is
