@@ -27,6 +27,7 @@ class QuestionAnalysis:
     wants_list: bool = False  # the question asks for several items ('네 곳은?', 'which companies')
     list_size: int | None = None  # how many, when the question names the number it asks for ('기업 네 곳은?': 4)
     term_spans: tuple[tuple[int, int], ...] = field(default=(), repr=False)  # [start, end) of each term
+    years: tuple[str, ...] = ()  # years the question names ('2023년', 'in 2023'): an answer's article must state them
 
     @property
     def asks_for_list(self) -> bool:
@@ -473,14 +474,36 @@ def _analyze_english(text: str) -> QuestionAnalysis:
     )
 
 
+# A year: four digits 1000-2099 standing alone (not inside '12,024' or '2024.5', not a decade: '1960s'); in
+# Korean, as a year ('2023년', '2024시즌', '2027학년도'), not a count ('2048개').
+_YEAR = {
+    "ko": re.compile(r"(?<![\d,.])(1\d{3}|20\d{2})(?=\s*(?:년|시즌|학년도|회계연도))"),
+    "en": re.compile(r"(?<![\d,.$])(1\d{3}|20\d{2})(?![\d%s]|[.,]\d|\s*(?:percent|people|units|chips|won|dollars))"),
+}
+
+
+def named_years(text: str, lang: str) -> tuple[str, ...]:
+    """The years a question names, each once, in order."""
+    return tuple(dict.fromkeys(_YEAR[lang].findall(text)))
+
+
+def states_years(text: str, years: tuple[str, ...]) -> bool:
+    """Whether ``text`` names every one of ``years`` (as a standalone number). A question about 2023 is not
+    answered by an article that never mentions 2023: of 657 KorQuAD training-article questions naming a
+    year, 6 name one their article lacks (typos among them)."""
+    return all(re.search(rf"(?<!\d){year}(?!\d)", text) for year in years)
+
+
 def analyze_question(text: str) -> QuestionAnalysis:
     """Type, unit and matching terms of a Korean or English question, with no model loaded."""
     text = text.strip()
     lang = detect_language(text) if text else "en"
     analysis = _analyze_korean(text) if lang == "ko" else _analyze_english(text)
+    analysis = replace(analysis, years=named_years(text, lang))
     if analysis.answer_type == "number" and analysis.unit_hint is None and lang == "ko" and any(h in text for h in _KO_MONEY_HEADS):
         analysis = replace(analysis, unit_hint=CURRENCY)  # '투자한 금액은 얼마인가': some currency
     return analysis
 
 
-__all__ = ["ANSWER_TYPES", "QuestionAnalysis", "UNIT_FORMS", "analyze_question", "canonical_unit", "strip_particles"]
+__all__ = ["ANSWER_TYPES", "QuestionAnalysis", "UNIT_FORMS", "analyze_question", "canonical_unit", "named_years",
+           "states_years", "strip_particles"]

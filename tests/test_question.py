@@ -1,7 +1,7 @@
 """Question analysis: typing, units and particle stripping, all without a morphological analyser."""
 import pytest
 
-from qa.question import analyze_question, strip_particles
+from qa.question import analyze_question, states_years, strip_particles
 
 
 @pytest.mark.parametrize(
@@ -123,3 +123,24 @@ def test_an_english_plural_head_asks_for_a_list_a_korean_plural_marker_alone_doe
     assert analyze_question("Which Chinese customers did Nvidia not notify?").asks_for_list
     korean = analyze_question("딥시크에 놀란 기업들은 어디인가?")
     assert korean.wants_list and not korean.asks_for_list
+
+
+@pytest.mark.parametrize("question, years", [
+    ("2023년 집중호우 때 재산 피해액은 얼마였나?", ("2023",)),
+    ("정도윤의 2024시즌 타율은?", ("2024",)),
+    ("2027학년도 수능 응시자는 몇 명인가?", ("2027",)),
+    ("딥시크는 H800 2048개로 무엇을 했나?", ()),  # a count, not a year
+    ("What did it cost in 2023?", ("2023",)),
+    ("In 2024, how many of the 2,048 chips were used?", ("2024",)),
+    ("How many of the 2048 chips were used?", ()),
+    ("Which broadcaster used motion graphics in the 1960s?", ()),  # a decade: the article may say '60년대'
+])
+def test_the_years_a_question_names(question, years):
+    assert analyze_question(question).years == years
+
+
+def test_an_article_states_a_year_only_as_a_number_of_its_own():
+    assert states_years("지난 2023년과 2024년 사이", ("2023", "2024"))
+    assert not states_years("지난 2023년", ("2023", "2024"))
+    assert not states_years("12023명이 참가했다", ("2023",))
+    assert states_years("any text", ())
