@@ -120,20 +120,6 @@ def near_miss_window(windows, question: str, ids, offsets, start: int, end: int)
     return None
 
 
-def article_specific_names(questions_by_group: dict) -> dict:
-    """Group (an article) -> names in our English questions over other groups that appear in one group only
-    (a name asked about in several articles, such as Korea or Seoul, may well be in any paragraph)."""
-    from near_miss import names
-
-    seen: dict[str, set] = {}
-    for group, questions in questions_by_group.items():
-        for question in questions:
-            for name in names(question):
-                seen.setdefault(name, set()).add(group)
-    specific = {name: next(iter(groups)) for name, groups in seen.items() if len(groups) == 1}
-    return {group: sorted(n for n, g in specific.items() if g != group) for group in questions_by_group}
-
-
 def training_features(data, articles, windows, rng: random.Random, negatives: float, foreign: float = 0.0,
                       extra: dict | None = None, extra_repeat: int = 1, own_paragraphs: list[dict] | None = None,
                       near_misses: float = 0.0):
@@ -144,7 +130,7 @@ def training_features(data, articles, windows, rng: random.Random, negatives: fl
     With probability ``foreign`` a question is also paired with another paragraph of its article (of our
     paragraphs, for ours): no-answer. With probability ``near_misses`` one of ours is also asked about
     something its paragraph lacks (near_miss.py: another year, model number or name), no-answer."""
-    from near_miss import near_miss
+    from near_miss import article_specific_names, near_miss
 
     from qa.evaluate import korquad_doc_id
     from qa.reader import e5_encode

@@ -87,3 +87,15 @@ def near_miss(question: str, paragraph: str, donors: list[str] | None, rng: rand
         if changed is not None and rng.random() < 0.7:
             return changed
     return swap_name(question, paragraph, donors, rng) if donors else None
+
+
+def article_specific_names(questions_by_group: dict) -> dict:
+    """Group (an article) -> names in our English questions over other groups that appear in one group only
+    (a name asked about in several articles, such as Korea or Seoul, may well be in any paragraph)."""
+    seen: dict[str, set] = {}
+    for group, questions in questions_by_group.items():
+        for question in questions:
+            for name in names(question):
+                seen.setdefault(name, set()).add(group)
+    specific = {name: next(iter(groups)) for name, groups in seen.items() if len(groups) == 1}
+    return {group: sorted(n for n, g in specific.items() if g != group) for group in questions_by_group}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
-from near_miss import names, near_miss, swap_model_number, swap_name, swap_year  # noqa: E402
+from near_miss import article_specific_names, names, near_miss, swap_model_number, swap_name, swap_year  # noqa: E402
 
 PARAGRAPH = "딥시크는 2025년 1월 R1 모델을 공개했다. 훈련에는 H800 칩 2048개가 쓰였다."
 
@@ -47,3 +47,13 @@ def test_korean_questions_get_no_name_swap():
     variants = [near_miss("딥시크가 2025년에 공개한 모델은?", PARAGRAPH, None, random.Random(seed)) for seed in range(20)]
     years = [v for v in variants if v is not None]
     assert years and all("2025" not in v and v.endswith("년에 공개한 모델은?") for v in years)
+
+
+def test_donor_names_are_those_asked_about_in_one_other_article_only():
+    groups = {"a": ["Who founded DeepSeek with Liang Wenfeng?", "Where is Seoul Station?"],
+              "b": ["What did Jensen Huang show?", "How far is Seoul Station from here?"],
+              "c": ["Which company did Sam Altman lead?"]}
+    donors = article_specific_names(groups)
+    assert donors["a"] == ["Jensen Huang", "Sam Altman"]  # Seoul Station is asked about in two articles
+    assert donors["b"] == ["DeepSeek", "Liang Wenfeng", "Sam Altman"]
+    assert "Sam Altman" not in donors["c"] and "Seoul Station" not in donors["c"]
