@@ -487,11 +487,22 @@ def named_years(text: str, lang: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_YEAR[lang].findall(text)))
 
 
+# A year told relative to the article's own ('지난해 1월', 'last year'): news writes the year it means this way.
+_RELATIVE_YEAR = re.compile(r"지난\s?해|작년|올해|내년|금년|전년|last year|this year|next year", re.IGNORECASE)
+_STANDALONE_YEAR = re.compile(r"(?<!\d)(1\d{3}|20\d{2})(?!\d)")
+
+
 def states_years(text: str, years: tuple[str, ...]) -> bool:
-    """Whether ``text`` names every one of ``years`` (as a standalone number). A question about 2023 is not
-    answered by an article that never mentions 2023: of 657 KorQuAD training-article questions naming a
-    year, 6 name one their article lacks (typos among them)."""
-    return all(re.search(rf"(?<!\d){year}(?!\d)", text) for year in years)
+    """Whether ``text`` can mean every one of ``years``: it names the year, or names the year before or after
+    it and speaks of a year relative to its own ('지난해', 'next year'). A question about 2023 is not
+    answered by an article that never mentions it: of 657 KorQuAD training-article questions naming a year,
+    6 name one their article lacks (typos among them)."""
+    if not years:
+        return True
+    stated = {int(y) for y in _STANDALONE_YEAR.findall(text)}
+    if _RELATIVE_YEAR.search(text):
+        stated |= {y + step for y in stated for step in (-1, 1)}
+    return all(int(year) in stated for year in years)
 
 
 def analyze_question(text: str) -> QuestionAnalysis:

@@ -139,8 +139,13 @@ def test_the_years_a_question_names(question, years):
     assert analyze_question(question).years == years
 
 
-def test_an_article_states_a_year_only_as_a_number_of_its_own():
+def test_an_article_states_a_year_as_a_number_of_its_own_or_relative_to_its_own():
     assert states_years("지난 2023년과 2024년 사이", ("2023", "2024"))
     assert not states_years("지난 2023년", ("2023", "2024"))
     assert not states_years("12023명이 참가했다", ("2023",))
     assert states_years("any text", ())
+    # '지난해' in an article of 2026 means 2025; without a relative year, 2025 is not meant
+    assert states_years("2026.03.14 … 지난해 매출은 3조 원이었다", ("2025",))
+    assert states_years("Published 2026. Sales rose last year.", ("2025",))
+    assert not states_years("2026.03.14 … 올해 매출은 3조 원", ("2024",))
+    assert not states_years("2026.03.14 … 매출은 3조 원이었다", ("2025",))
