@@ -11,17 +11,27 @@ Questions (tests/data/dev/, see its README):
   (en_over_korquad.jsonl) — only those on articles the reader never trained on (qa/weights/split.json) —,
   our English questions written over such articles (en_written_korquad.jsonl) and English near misses of
   their facts that the archive does not answer (en_near_miss_korquad70.jsonl),
-  and 120 Korean KorQuAD questions of the reader's training articles among them (it has seen these, so
-  it is right more often there than on new text), so that a floor's cost in Korean answers is measured.
+  and 400 Korean KorQuAD questions of the reader's training articles among them (it has seen these, so
+  it is right more often there than on new text);
+* our Korean news articles (ko_news/, written for this, in an archive with the seeds and our two English
+  articles): Korean and English questions, answerable and near misses it does not answer.
 
 Every question goes through the real Session with the reader; the reader's best span of each chunk it reads
 (its support and the no-answer probability) and the rule-based span with its own calibrated confidence are
 kept, then the Session's rule (the first of the top 3 reads — ``--passages`` — whose span beats no-answer with
 support >= threshold and whose calibrated confidence clears the floor, else rules if confident, else
 decline) is replayed for each threshold and floor, and against rules alone. Printed per language: right
-answers (F1 >= 0.5), right declines, mean F1 over answerable questions. The threshold that maximises the
-share of right answers + the share of right declines over both languages is chosen, then the floor that
-does so for each language (ties: the lowest: most gold questions have an answer).
+answers (F1 >= 0.5), right declines, mean F1 over answerable questions.
+
+Choosing: each question counts +1 for a right answer, -1 for a wrong one (any answer to an unanswerable
+question is wrong) and 0 for a decline — what a user gains or loses —, unanswerable questions weighted to a
+third of each language's questions (UNANSWERABLE_SHARE), summed over the questions asked over
+text the reader never trained on and outside KorQuAD's held-out articles: our Korean news articles
+(tests/data/dev/ko_news), the seeds set, and the first-70 unanswerables whose own article is a training one.
+The KorQuAD training-article questions (the reader has seen them) and the English sets written over held-out
+articles are printed, never chosen on. The threshold is chosen over both languages, then each language's
+floors together with the rules' floor once the reader has declined (RULES_FLOOR_AFTER_READER), then
+READER_SURE (ties: the lowest threshold and floors — answer more —, the lowest READER_SURE).
 
     python bench/reader_threshold.py [--rows /tmp/reader-rows.json]
 """
@@ -31,7 +41,7 @@ import argparse
 import json
 import random
 import sys
-import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,18 +52,29 @@ from bench.calibrate import DEV, FIRST_ARTICLES, KORQUAD, _read, _restricted  # 
 from qa.answer import DEFAULT_DECLINE_THRESHOLD, extract_answer  # noqa: E402
 from qa.evaluate import korquad_f1, load_gold, max_over_golds, prepare_korquad_index  # noqa: E402
 from qa.models import load_embedder  # noqa: E402
+from qa.question import analyze_question, states_years  # noqa: E402
 from qa.reader import load_reader  # noqa: E402
 
 SPLIT = ROOT / "qa" / "weights" / "split.json"
 THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 20)]
 COLLECTED_READS = 5
-KOREAN_TRAINING_SAMPLE = 120
+KOREAN_TRAINING_SAMPLE = 400
 FLOORS = [DEFAULT_DECLINE_THRESHOLD] + [round(0.3 + 0.05 * i, 2) for i in range(13)]
 SURE = [0.0, 0.7, 0.8, 0.85, 0.9, 0.95, 1.01]  # 0.0: the first accepted read; 1.01: the most confident of all
+# One question in three has no answer in the archive, as in SQuAD 2.0: our dev sets hold more (English 53 %)
+UNANSWERABLE_SHARE = 1 / 3
+# the calibrated confidence a rules answer needs once the reader has declined; 1.01: never
+RULES_FLOORS = [DEFAULT_DECLINE_THRESHOLD, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01]
+# the reader trained on the first; the English ones are written over held-out articles: printed, not chosen on
+REPORTED_ONLY = {"ko-korquad-train", "en-korquad", "en-written-korquad", "en-near-miss-korquad"}
 SESSION_READS = qa.session.READER_PASSAGES  # collect() raises the module's value to COLLECTED_READS
 
 
-def collect() -> list[dict]:
+ARCHIVES = ("korquad-first70", "seeds+en", "news")
+
+
+def collect(archives: tuple[str, ...] = ARCHIVES) -> list[dict]:
+    """Rows of the questions asked over ``archives``."""
     embedder = load_embedder()
     reader = load_reader()
     if reader is None:
@@ -82,23 +103,50 @@ def collect() -> list[dict]:
             result = session.ask(q["question"], k=5)
             span = seen.get("rules")
             f1 = lambda text: max_over_golds(korquad_f1, text, q["answers"]) if q["answers"] and text else 0.0  # noqa: E731
+            years = analyze_question(q["question"]).years
+            states = lambda doc_id: states_years(session.index.articles[doc_id].text, years)  # noqa: E731
             rows.append({
                 "id": q["id"], "set": q["set"], "lang": q["lang"], "archive": archive,
                 "answerable": bool(q["answers"]),
                 # the Session's reads, best retrieved chunk first (none accepted: the threshold is above 1)
                 "reads": [{"text": best.text, "f1": f1(best.text), "support": best.support,
                            "no_answer": best.no_answer, "dense": passage.dense,
-                           "same_language": passage.lang == result.language} if best else None
+                           "same_language": passage.lang == result.language, "states_years": states(best.doc_id)}
+                          if best else None
                           for best, passage in zip(seen.get("reads", []), result.passages)],
                 "rules": span.text if span else None, "rules_f1": f1(span.text if span else None),
                 "rules_confidence": float(span.confidence) if span else 0.0,
+                "rules_states_years": states(span.doc_id) if span else True,
             })
         return rows
 
+    rows = []
+    if "korquad-first70" in archives:
+        rows += ask_all(*_korquad_questions(embedder, reader), "korquad-first70")
+    english_articles = [str(DEV / "en_news1.txt"), str(DEV / "en_news2.txt")]
+    if "seeds+en" in archives:
+        session = _session([str(ROOT / "seeds"), *english_articles], Path("/tmp/qa-calibrate-seeds-en"), embedder, reader)
+        questions = [dict(q, set=q["id"].rsplit("-", 1)[0]) for q in _read(DEV / "seeds_en_archive.jsonl")]
+        rows += ask_all(session, questions, "seeds+en")
+    if "news" in archives:
+        session = _session([str(ROOT / "seeds"), *english_articles, str(DEV / "ko_news")], Path("/tmp/qa-threshold-news"),
+                           embedder, reader)
+        questions = [dict(q, set=f"{q['lang']}-news" + ("" if q["answers"] else "-unans")) for q in _read(DEV / "ko_news.jsonl")]
+        rows += ask_all(session, questions, "news")
+    return rows
+
+
+def _session(sources: list[str], index_dir: Path, embedder, reader):
+    """A Session over ``sources`` whose reader never answers (a threshold above 1), so the rules always run
+    and both spans are kept."""
+    qa.session.update_index(sources, index_dir, embedder)
+    return qa.session.Session(index_dir, embedder, sources=(), reader=reader, reader_threshold=2.0)
+
+
+def _korquad_questions(embedder, reader):
     held = set(json.loads(SPLIT.read_text(encoding="utf-8"))["held_out"]["articles"])
     gold = load_gold(KORQUAD, "korquad")
     index = Path(prepare_korquad_index(gold, embedder).path)
-    # reader_threshold above 1: the reader never answers, so the rules always run and both spans are kept
     session = qa.session.Session(index, embedder, sources=(), reader=reader, reader_threshold=2.0)
     session.index = _restricted(session.index, lambda doc: int(doc[2:5]) < FIRST_ARTICLES)
     questions = [dict(q, set="en-korquad") for q in _read(DEV / "en_over_korquad.jsonl") if int(q["doc"][2:5]) in held]
@@ -109,110 +157,146 @@ def collect() -> list[dict]:
     questions += [dict(q, set=f"{q['lang']}-unanswerable-korquad") for q in _read(DEV / "unanswerable_korquad70.jsonl")]
     questions += [dict(q, set="en-written-korquad") for q in _read(DEV / "en_written_korquad.jsonl")]
     questions += [dict(q, set="en-near-miss-korquad") for q in _read(DEV / "en_near_miss_korquad70.jsonl")]
-    started = time.perf_counter()
-    rows = ask_all(session, questions, "korquad-first70")
-    print(f"korquad: {len(rows)} questions in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-
-    seeds_dir = Path("/tmp/qa-calibrate-seeds-en")
-    qa.session.update_index([str(ROOT / "seeds"), str(DEV / "en_news1.txt"), str(DEV / "en_news2.txt")], seeds_dir, embedder)
-    session = qa.session.Session(seeds_dir, embedder, sources=(), reader=reader, reader_threshold=2.0)
-    questions = [dict(q, set=q["id"].rsplit("-", 1)[0]) for q in _read(DEV / "seeds_en_archive.jsonl")]
-    rows += ask_all(session, questions, "seeds+en")
-    return rows
+    return session, questions
 
 
-def replay(row: dict, threshold: float | None, passages: int | None = None,
-           floor: float | None = None, sure: float | None = None, counter: list | None = None) -> tuple[bool, float]:
-    """(answered, F1) under the Session's rule, reading at most ``passages`` chunks (default: the Session's),
-    reader answers held to the calibrated ``floor`` and reading ended by one at ``sure`` (defaults: the
-    Session's); threshold None: rules alone. Chunks read are appended to ``counter``."""
-    floor = qa.session.READER_CONFIDENCE_FLOOR[row["lang"]] if floor is None else floor
-    reads = row["reads"][: passages or SESSION_READS] if threshold is not None else []
+@dataclass(frozen=True)
+class Policy:
+    """The Session's answering rule with its settings; ``threshold`` None: rules alone. Floors default to
+    the Session's (``floor`` None: READER_CONFIDENCE_FLOOR of the question's language)."""
+
+    threshold: float | None
+    passages: int = SESSION_READS
+    floor: float | None = None
+    sure: float = qa.session.READER_SURE
+    rules_floor: float = qa.session.RULES_FLOOR_AFTER_READER
+
+
+SHIPPED = Policy(qa.session.READER_DECLINE_THRESHOLD)
+
+
+def replay(row: dict, policy: Policy, counter: list | None = None) -> tuple[bool, float]:
+    """(answered, F1) of ``row`` under ``policy``. Chunks read are appended to ``counter``."""
+    floor = qa.session.READER_CONFIDENCE_FLOOR[row["lang"]] if policy.floor is None else policy.floor
+    reads = row["reads"][: policy.passages] if policy.threshold is not None else []
 
     def accepted():
         for rank, read in enumerate(reads):
             if counter is not None:
                 counter.append(rank)
-            if read is None:
+            if read is None or not read.get("states_years", True):  # the Session skips a read whose article lacks them
                 continue
             confidence = qa.session.E5_READER_CALIBRATION.confidence(read["support"], rank, read["dense"],
                                                                      read["same_language"], read["no_answer"])
-            if qa.session.reader_accepts(read["support"], read["no_answer"], confidence, threshold,
+            if qa.session.reader_accepts(read["support"], read["no_answer"], confidence, policy.threshold,
                                          max(floor, DEFAULT_DECLINE_THRESHOLD)):
                 yield confidence, read
 
-    chosen = qa.session.first_sure_or_most_confident(accepted(), qa.session.READER_SURE if sure is None else sure)
+    chosen = qa.session.first_sure_or_most_confident(accepted(), policy.sure)
     if chosen is not None:
         return True, chosen[1]["f1"]
-    if row["rules"] is not None and row["rules_confidence"] >= DEFAULT_DECLINE_THRESHOLD:
+    rules_floor = DEFAULT_DECLINE_THRESHOLD if policy.threshold is None else policy.rules_floor
+    if row["rules"] is not None and row.get("rules_states_years", True) and row["rules_confidence"] >= rules_floor:
         return True, row["rules_f1"]
     return False, 0.0
 
 
-def balanced(rows: list[dict], model, passages: int | None = None, floor: float | None = None,
-             sure: float | None = None) -> float:
-    """Share of right answers among answerable questions + share of right declines among the others: the
-    dev sets hold twice as many unanswerable questions as users would ask."""
-    result = score(rows, model, passages, floor, sure)
-    answerable = result["n"] - result["unanswerable"]
-    right_answers = result["right"] - result["declined_unanswerable"]
-    return right_answers / max(answerable, 1) + result["declined_unanswerable"] / max(result["unanswerable"], 1)
-
-
-def score(rows: list[dict], model, passages: int | None = None, floor: float | None = None,
-          sure: float | None = None) -> dict:
-    right = answered_f1 = 0.0
+def net(rows: list[dict], policy: Policy) -> float:
+    """Right answers - wrong answers (any answer to an unanswerable question is wrong); a decline counts 0.
+    Unanswerable questions are weighted to UNANSWERABLE_SHARE of the rows, whatever the dev sets hold."""
     answerable = sum(r["answerable"] for r in rows)
+    unanswerable = len(rows) - answerable
+    weight = UNANSWERABLE_SHARE / (1 - UNANSWERABLE_SHARE) * answerable / unanswerable if answerable and unanswerable else 1.0
+    total = 0.0
     for row in rows:
-        answered, f1 = replay(row, model, passages, floor, sure)
+        answered, f1 = replay(row, policy)
+        if answered:
+            total += (1 if f1 >= 0.5 else -1) if row["answerable"] else -weight
+    return round(total, 6)
+
+
+def score(rows: list[dict], policy: Policy) -> str:
+    """Right answers and declines, mean F1 over answerable questions, net, reads per question."""
+    right = declined = answered_f1 = 0.0
+    reads: list[int] = []
+    for row in rows:
+        answered, f1 = replay(row, policy, reads)
         if row["answerable"]:
             right += answered and f1 >= 0.5
             answered_f1 += f1 if answered else 0.0
         else:
-            right += not answered
-    return {"n": len(rows), "right": int(right), "f1": round(answered_f1 / max(answerable, 1), 3),
-            "declined_unanswerable": sum(1 for r in rows if not r["answerable"] and not replay(r, model, passages, floor, sure)[0]),
-            "unanswerable": len(rows) - answerable}
+            declined += not answered
+    answerable = sum(r["answerable"] for r in rows)
+    return (f"right {int(right)}/{answerable} declined {int(declined)}/{len(rows) - answerable} "
+            f"F1 {answered_f1 / max(answerable, 1):.3f} net {net(rows, policy):+.1f} reads/q {len(reads) / max(len(rows), 1):.2f}")
+
+
+def choosing(rows: list[dict]) -> list[dict]:
+    """The rows the choice is made on: text the reader never trained on, no held-out KorQuAD article."""
+    held = set(json.loads(SPLIT.read_text(encoding="utf-8"))["held_out"]["articles"])
+    over_held_out = {q["id"] for q in _read(DEV / "unanswerable_korquad70.jsonl") if int(q["answerable_in"][2:5]) in held}
+    return [r for r in rows if r["set"] not in REPORTED_ONLY and r["id"] not in over_held_out]
+
+
+def best(values, rows_by_lang: dict[str, list[dict]], policy_of) -> float:
+    """The value whose policy nets most over the languages' rows (ties: the first, so order ``values``)."""
+    return max(values, key=lambda v: (sum(net(rows, policy_of(v, lang)) for lang, rows in rows_by_lang.items()),
+                                      -values.index(v)))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=Path, default=None, help="reuse (or write) the collected rows here")
-    parser.add_argument("--passages", type=int, default=None,
+    parser.add_argument("--rows", type=Path, default=None,
+                        help="reuse the rows collected here (archives missing from it are collected and added)")
+    parser.add_argument("--passages", type=int, default=SESSION_READS,
                         help=f"chunks read per question in the replay (default: the Session's; rows hold up to {COLLECTED_READS})")
     args = parser.parse_args()
-    if args.rows and args.rows.exists():
-        rows = json.loads(args.rows.read_text(encoding="utf-8"))
-    else:
-        rows = collect()
+    rows = json.loads(args.rows.read_text(encoding="utf-8")) if args.rows and args.rows.exists() else []
+    missing = tuple(a for a in ARCHIVES if a not in {r["archive"] for r in rows})
+    if missing:
+        rows += collect(missing)
         if args.rows:
             args.rows.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
-    for lang in ("ko", "en"):
-        subset = [r for r in rows if r["lang"] == lang]
-        print(f"{lang}: rules alone  {score(subset, None)}")
-        for t in THRESHOLDS:
-            print(f"{lang}: reader >= {t:<5} {score(subset, t, args.passages)}")
-    chosen = max(THRESHOLDS, key=lambda t: (round(balanced(rows, t, args.passages), 6), -t))  # ties: the lowest, answer more
-    print(f"chosen READER_DECLINE_THRESHOLD = {chosen}")
+    by_lang = {lang: [r for r in choosing(rows) if r["lang"] == lang] for lang in ("ko", "en")}
+    start = Policy(None, args.passages)
+
+    def show(label: str, policy_of) -> None:
+        print(f"{label:<14} " + "  ".join(f"{lang}: {score(subset, policy_of(lang))}" for lang, subset in by_lang.items()))
+
+    show("rules alone", lambda lang: start)
+    for t in THRESHOLDS:
+        show(f"reader >= {t}", lambda lang: replace(start, threshold=t))
+    threshold = best(THRESHOLDS, by_lang, lambda t, lang: replace(start, threshold=t))  # lowest first: answer more
+    print(f"chosen READER_DECLINE_THRESHOLD = {threshold}")
+    start = replace(start, threshold=threshold)
     for floor in FLOORS:
-        print(f"floor {floor:<5} " + "  ".join(f"{lang}: {score([r for r in rows if r['lang'] == lang], chosen, args.passages, floor)}"
-                                          for lang in ("ko", "en")))
-    floors = {lang: max(FLOORS, key=lambda f: (round(balanced([r for r in rows if r["lang"] == lang], chosen,
-                                                                     args.passages, f), 6), -f))
-              for lang in ("ko", "en")}
-    print(f"chosen READER_CONFIDENCE_FLOOR = {floors}")
-    by_lang = {lang: [r for r in rows if r["lang"] == lang] for lang in ("ko", "en")}
-    for sure in SURE:  # with the floors just chosen
-        line = []
-        for lang, subset in by_lang.items():
-            reads = []
-            for row in subset:
-                replay(row, chosen, args.passages, floors[lang], sure, counter=reads)
-            line.append(f"{lang}: {score(subset, chosen, args.passages, floors[lang], sure)} reads/q {len(reads) / len(subset):.2f}")
-        print(f"sure {sure:<5} " + "  ".join(line))
-    sure = max(SURE, key=lambda s: (round(sum(balanced(subset, chosen, args.passages, floors[lang], s)
-                                              for lang, subset in by_lang.items()), 6), -s))  # ties: read less
+        show(f"floor {floor}", lambda lang: replace(start, floor=floor))
+
+    def floors_with(rules_floor: float) -> dict[str, float]:
+        return {lang: best(FLOORS, {lang: subset}, lambda f, lang: replace(start, floor=f, rules_floor=rules_floor))
+                for lang, subset in by_lang.items()}
+
+    # the floors and the rules' floor together: a reader answer a floor turns down goes to the rules
+    for rules_floor in RULES_FLOORS:
+        floors = floors_with(rules_floor)
+        show(f"rules >= {rules_floor}", lambda lang: replace(start, floor=floors[lang], rules_floor=rules_floor))
+        print(f"{'':<14} with floors {floors}")
+    rules_floor = best(RULES_FLOORS, by_lang, lambda r, lang: replace(start, floor=floors_with(r)[lang], rules_floor=r))
+    floors = floors_with(rules_floor)
+    print(f"chosen RULES_FLOOR_AFTER_READER = {rules_floor}, READER_CONFIDENCE_FLOOR = {floors}")
+    policy_of = lambda lang, **changes: replace(start, floor=floors[lang], rules_floor=rules_floor, **changes)  # noqa: E731
+    for sure in SURE:
+        show(f"sure {sure}", lambda lang: policy_of(lang, sure=sure))
+    sure = best(SURE, by_lang, lambda s, lang: policy_of(lang, sure=s))  # lowest first: read less
     print(f"chosen READER_SURE = {sure}")
+    chosen_ids = {r["id"] for subset in by_lang.values() for r in subset}
+    print("every set: chosen settings | shipped ones")
+    for name in sorted({r["set"] for r in rows}):
+        subset = [r for r in rows if r["set"] == name]
+        lang = subset[0]["lang"]
+        mark = "" if any(r["id"] in chosen_ids for r in subset) else " (reported only)"
+        print(f"  {name:<24} {score(subset, policy_of(lang, sure=sure))} | "
+              f"{score(subset, replace(SHIPPED, passages=args.passages))}{mark}")
     return 0
 
 

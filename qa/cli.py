@@ -151,6 +151,7 @@ def _result_json(result) -> dict:
         "gloss": result.gloss,
         "answered_by": result.answered_by,
         "citation": asdict(result.citation) if result.citation else None,
+        "guess": asdict(result.guess) if result.guess else None,
         "passages": [
             {"doc_id": p.chunk.doc_id, "title": p.title, "passage": p.chunk.text, "passage_start": p.chunk.start,
              "passage_end": p.chunk.end, "score": round(p.score, 4)}
@@ -169,15 +170,21 @@ def _highlight(passage: str, start: int, end: int) -> str:
 def _print_result(result, show_sources: bool = False) -> None:
     if result.answer is None:
         click.echo(f"No answer in the archive (confidence {result.confidence:.2f} is below the decline threshold).")
+        if result.guess:
+            click.echo(f"Unsure guess, not an answer: {result.guess.text}   confidence {result.guess.confidence:.2f}")
+            _print_citation(result.guess.citation)
     else:
-        citation = result.citation
         gloss = f"  (≈ {result.gloss})" if result.gloss else ""
         click.echo(f"Answer: {result.answer}{gloss}   confidence {result.confidence:.2f}")
-        click.echo(f"Source: {citation.doc_id} — {citation.title}  [chars {citation.start}–{citation.end}]")
-        passage = _highlight(citation.passage, citation.start - citation.passage_start, citation.end - citation.passage_start)
-        click.echo("  " + passage.replace("\n", "\n  "))
+        _print_citation(result.citation)
     if show_sources:
         _print_sources(result)
+
+
+def _print_citation(citation) -> None:
+    click.echo(f"Source: {citation.doc_id} — {citation.title}  [chars {citation.start}–{citation.end}]")
+    passage = _highlight(citation.passage, citation.start - citation.passage_start, citation.end - citation.passage_start)
+    click.echo("  " + passage.replace("\n", "\n  "))
 
 
 def _print_sources(result) -> None:

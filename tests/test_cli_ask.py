@@ -10,7 +10,7 @@ from conftest import SEEDS
 
 pytestmark = pytest.mark.slow
 
-JSON_KEYS = {"question", "language", "answer", "confidence", "gloss", "answered_by", "citation", "passages"}
+JSON_KEYS = {"question", "language", "answer", "confidence", "gloss", "answered_by", "citation", "guess", "passages"}
 CITATION_KEYS = {"doc_id", "title", "start", "end", "passage", "passage_start", "passage_end"}
 PASSAGE_KEYS = {"doc_id", "title", "passage", "passage_start", "passage_end", "score"}
 
@@ -34,6 +34,7 @@ def test_ask_json_contract_and_offsets(fake_models, index_copy):
     assert (payload["answer"] is None) == (payload["citation"] is None)
     assert (payload["answered_by"] is None) == (payload["answer"] is None)
     assert payload["answered_by"] in (None, "reader", "rules")
+    assert payload["answer"] is None or payload["guess"] is None  # a guess only for a declined question
     assert payload["passages"] and all(set(p) == PASSAGE_KEYS for p in payload["passages"])
     for p in payload["passages"]:
         assert source_text(p["doc_id"])[p["passage_start"] : p["passage_end"]] == p["passage"]
@@ -158,3 +159,20 @@ def test_every_command_has_help_with_an_example():
         result = run(*args, "--help")
         assert result.exit_code == 0
         assert "Example" in result.stdout or "example" in result.stdout, args
+
+
+def test_a_declined_answer_prints_its_unsure_guess_with_the_source(capsys):
+    from qa.cli import _print_result, _result_json
+    from qa.session import AskResult, Citation, Guess
+
+    passage = "미 해군을 시작으로 국방부가 금지했다."
+    citation = Citation("004_x", "딥시크 충격", 100, 104, passage, 100, 100 + len(passage))
+    result = AskResult("어느 나라가 먼저 금지했나?", "ko", None, 0.32, None, [], guess=Guess("미 해군", 0.32, citation))
+    _print_result(result)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("No answer in the archive (confidence 0.32")
+    assert out[1] == "Unsure guess, not an answer: 미 해군   confidence 0.32"
+    assert out[2].startswith("Source: 004_x — 딥시크 충격  [chars 100–104]") and "[[미 해군]]을 시작으로" in out[3]
+    payload = _result_json(result)
+    assert payload["answer"] is None and payload["guess"]["text"] == "미 해군"
+    assert set(payload["guess"]["citation"]) == CITATION_KEYS

@@ -65,8 +65,11 @@ def test_the_reader_reads_chunks_one_at_a_time_until_one_read_is_confident(index
 
 
 @pytest.mark.parametrize("question", ["엔비디아 주가는 얼마나 떨어졌나?", "딥시크는 언제 R1을 공개했나?", "화성 기지는 언제 완공됐나?"])
-def test_an_unsure_reader_leaves_the_question_to_the_rules(index_copy, fake_embedder, question):
+def test_an_unsure_reader_leaves_the_question_to_the_rules(index_copy, fake_embedder, question, monkeypatch):
+    import qa.session
+
     rules = Session(index_copy, fake_embedder).ask(question)
+    monkeypatch.setattr(qa.session, "RULES_FLOOR_AFTER_READER", 0.0)  # the rules' own floor only
     unsure = Session(index_copy, fake_embedder, reader=StubReader(support=0.02, no_answer=0.9))
     result = unsure.ask(question)
     assert (result.answer, result.citation) == (rules.answer, rules.citation)
@@ -76,6 +79,19 @@ def test_an_unsure_reader_leaves_the_question_to_the_rules(index_copy, fake_embe
     # a span that does not beat the no-answer option never answers, whatever its support
     below = Session(index_copy, fake_embedder, reader=StubReader(support=0.9, no_answer=0.95)).ask(question)
     assert (below.answer, below.citation) == (rules.answer, rules.citation)
+
+
+def test_after_the_reader_declines_the_rules_need_their_own_higher_floor(index_copy, fake_embedder, monkeypatch):
+    import qa.session
+
+    question = "엔비디아 주가는 얼마나 떨어졌나?"
+    rules = Session(index_copy, fake_embedder).ask(question)
+    assert rules.answer is not None and rules.answered_by == "rules"
+    for floor, answered in ((round(rules.confidence - 0.01, 4), True), (round(rules.confidence + 0.01, 4), False)):
+        monkeypatch.setattr(qa.session, "RULES_FLOOR_AFTER_READER", floor)
+        result = Session(index_copy, fake_embedder, reader=StubReader(support=0.02, no_answer=0.9)).ask(question)
+        assert (result.answer == rules.answer) is answered and (result.answer is None) is not answered
+        assert result.answered_by == ("rules" if answered else None)
 
 
 def test_the_reader_is_loaded_once_and_only_for_its_languages(index_copy, fake_embedder):
@@ -145,7 +161,10 @@ def test_reader_confidence_is_the_calibrated_support(index_copy, fake_embedder):
     assert confidence((1.0, -1.0, 0.0), [0.3, 0.95]) < confidence((1.0, -1.0, 0.0), [0.95])
 
 
-def test_a_reader_answer_below_the_decline_floor_is_not_given(index_copy, fake_embedder):
+def test_a_reader_answer_below_the_decline_floor_is_not_given(index_copy, fake_embedder, monkeypatch):
+    import qa.session
+
+    monkeypatch.setattr(qa.session, "RULES_FLOOR_AFTER_READER", 0.0)  # the rules' own floor only
     question = "엔비디아 주가는 얼마나 떨어졌나?"
     # confident by support (0.95 >= the reader's threshold), but calibrated far below the decline floor
     reader = StubReader(support=0.0, no_answer=0.01, supports=[0.95, 0.95, 0.95])
@@ -270,3 +289,45 @@ def test_a_list_question_takes_the_readers_best_list_span():
     assert _first_fitting(spans, analyze_question("Which GPU companies are in Shanghai?"), tokens).text == "상하이 네마리의 용"
     spans[2] = _span("티앤수즈신, 무시", passage, 0.5)
     assert _first_fitting(spans, analyze_question("Which GPU companies are in Shanghai?"), tokens).text == "티앤수즈신, 무시"
+
+
+def test_an_answer_from_an_article_that_never_names_the_questions_year_is_not_given(index_copy, fake_embedder):
+    question = "엔비디아 주가는 얼마나 떨어졌나?"
+    reader = StubReader(support=0.95, no_answer=0.01)
+    session = Session(index_copy, fake_embedder, reader=reader, reader_calibration=None)
+    answered = session.ask(question)
+    article = session.index.articles[answered.citation.doc_id].text
+    stated = next(y for y in ("2025", "2024", "2023") if y in article)
+    assert session.ask(f"{stated}년 {question}").answer == answered.answer  # a year the article names: answered
+    unstated = next(str(y) for y in range(1990, 2020)
+                    if not any(str(y) in a.text for a in session.index.articles.values()))
+    reader.calls.clear()
+    result = Session(index_copy, fake_embedder, reader=reader, reader_calibration=None).ask(f"{unstated}년 {question}")
+    assert reader.calls and result.answer is None  # read, but no article names that year: neither reader nor rules answer
+
+
+def test_a_declined_question_offers_its_most_confident_span_as_an_unsure_guess(index_copy, fake_embedder, monkeypatch):
+    import qa.session
+
+    monkeypatch.setattr(qa.session, "RULES_FLOOR_AFTER_READER", 1.01)  # the rules never answer here
+    question = "엔비디아 주가는 얼마나 떨어졌나?"
+    # beats no-answer, but calibrated (identity) below the Korean floor
+    floor = qa.session.READER_CONFIDENCE_FLOOR["ko"]
+    reader = StubReader(support=0.0, no_answer=0.01, supports=[floor - 0.2, floor - 0.1, 0.0])
+    session = Session(index_copy, fake_embedder, reader=reader, reader_calibration=None)
+    result = session.ask(question)
+    assert result.answer is None and result.citation is None and result.answered_by is None
+    guess = result.guess
+    assert guess is not None and guess.confidence == round(floor - 0.1, 4)  # the more confident of the reads
+    article = session.index.articles[guess.citation.doc_id].text
+    assert article[guess.citation.start : guess.citation.end] == guess.text
+    assert guess.text in guess.citation.passage
+    assert guess.text in reader.calls[1][1][0][1]  # from the second read
+    # a read that does not beat the no-answer option is no guess, nor one under the rules' floor: what is
+    # left is the rules' span, where the rules alone would answer
+    rules = Session(index_copy, fake_embedder).ask(question)
+    for unsure in (StubReader(support=0.9, no_answer=0.95), StubReader(support=0.2, no_answer=0.01)):
+        result = Session(index_copy, fake_embedder, reader=unsure, reader_calibration=None).ask(question)
+        assert result.answer is None
+        assert (result.guess.text, result.guess.citation) == (rules.answer, rules.citation) if rules.answer \
+            else result.guess is None
