@@ -581,6 +581,7 @@ class EvalRun:
     cited: dict | None  # {"doc_id", "start", "end"} of the answer, None when declined
     retrieved: list[str]  # doc ids of the k retrieved passages, best first
     answered_by: str | None = None  # "reader" or "rules" (qa.session.AskResult.answered_by); None: declined
+    guess: str | None = None  # a declined question's unsure guess (qa.session.AskResult.guess), if any
 
 
 @dataclass
@@ -685,8 +686,9 @@ def _run_record(question: GoldQuestion, result, seconds: float, sources: "_Sourc
         seconds=seconds,
     )
     cited = {"doc_id": citation.doc_id, "start": citation.start, "end": citation.end} if citation else None
+    guess = getattr(result, "guess", None)
     return EvalRun(record, question.doc, cited, [p.chunk.doc_id for p in result.passages],
-                   getattr(result, "answered_by", None))
+                   getattr(result, "answered_by", None), guess.text if guess else None)
 
 
 def gold_hit_rank(passages, question: GoldQuestion) -> int | None:
@@ -759,6 +761,7 @@ def report_json(report: EvalReport) -> dict:
             "prediction": record.prediction,
             "confidence": record.confidence,
             "answered_by": run.answered_by,
+            "guess": run.guess,
             "cited": run.cited,
             "citation_valid": record.citation_valid,
             "hit_rank": record.hit_rank,
@@ -857,6 +860,11 @@ def format_report(report: EvalReport) -> str:
             by_answerer.append(f"{answerer} {len(runs)} ({share} % of its {answerable} answerable right)")
     if by_answerer:
         lines.append("answered by: " + ", ".join(by_answerer))
+    declined = [run for run in report.runs if run.record.declined and run.record.answerable]
+    if any(run.guess for run in report.runs):
+        right = sum(max_over_golds(korquad_f1, run.guess, run.record.golds) >= CORRECT_F1 for run in declined if run.guess)
+        lines.append(f"unsure guesses: {sum(bool(run.guess) for run in declined)} of {len(declined)} declined answerable "
+                     f"questions carry one, {right} of them right")
     return "\n".join(lines)
 
 

@@ -387,7 +387,7 @@ def test_report_json_shape():
     assert data["index"] == {"path": "index", "reused": True, "build_seconds": 1.5, "articles": 3, "skipped": 0}
     first = data["records"][0]
     assert set(first) == {"id", "lang", "question", "gold", "gold_doc", "prediction", "confidence", "answered_by",
-                          "cited", "citation_valid", "hit_rank", "retrieved", "scores", "seconds"}
+                          "guess", "cited", "citation_valid", "hit_rank", "retrieved", "scores", "seconds"}
     assert [r["answered_by"] for r in data["records"]] == ["reader", "rules"]
     assert first["scores"] == {"em": 1.0, "f1": 1.0, "squad_em": None, "squad_f1": None, "correct": True, "declined": False}
     assert data["records"][1]["scores"]["squad_f1"] == 0.0
@@ -407,6 +407,22 @@ def test_format_report_prints_every_metric_per_language():
     assert [line.split()[1:] for line in text.splitlines() if line.startswith("MRR@5")] == [["0.750", "1.000", "0.500"]]
     assert text.splitlines()[-1] == ("answered by: reader 1 (100.0 % of its 1 answerable right), "
                                      "rules 1 (0.0 % of its 1 answerable right)")
+
+
+def test_the_report_counts_declined_questions_whose_unsure_guess_is_right():
+    report = canned_report()
+    declined = [
+        EvalRun(QuestionRecord(f"d{i}", "ko", "언제?", ["1월 20일"], None, 0.3, True, 1, None, 0.1), "a1", None,
+                ["a1"], None, guess)
+        for i, guess in enumerate(["지난해 1월 20일", "엔비디아", None])
+    ]
+    report.runs.extend(declined)
+    assert format_report(report).splitlines()[-1] == (
+        "unsure guesses: 2 of 3 declined answerable questions carry one, 1 of them right")
+    records = report_json(report)["records"]
+    assert [r["guess"] for r in records] == [None, None, "지난해 1월 20일", "엔비디아", None]
+    assert all(r["prediction"] is None for r in records[2:])  # a guess is never scored as the answer
+    assert "unsure guesses" not in format_report(canned_report())
 
 
 def test_thresholds_are_fractions():
