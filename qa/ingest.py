@@ -27,7 +27,7 @@ LONG_LINE_CHARS = 1000  # a line this long is article text (a page scraped onto 
 _TAIL_CHARS = 200  # end-anchored patterns look at most this far back: they stay linear on any line
 # Bump when find_segments keeps different text for the same file: an index then re-analyses every article
 # instead of reusing the segments of the old cleaner.
-CLEANER_VERSION = 2
+CLEANER_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,32 @@ _SENTENCE_BREAK = re.compile(r"[.!?…。][\"'”’)\]]*(?=\s)")
 _SPACES = re.compile(r"\s+")
 
 
+# Portal page furniture, each a whole line: the section path ('경제 > 산업·재계'), the time stamp ('입력
+# 2026.03.13 17:42 수정 …'), tool and reaction bars ('공유 글자크기 인쇄', '좋아요 0 화나요 0'), the most-read
+# box ('많이 본 뉴스 | 실시간 랭킹', '1 장마 시작 언제쯤 2 여름휴가 항공권 특가') and the outlet's name alone.
+_BREADCRUMB = re.compile(r"^[^\s>]{1,12}(?:\s*>\s*[^\s>]{1,12}){1,3}$")
+_STAMP_PART = re.compile(
+    r"(?:기사)?입력|(?:최종)?수정|승인|등록|송고|업데이트|오전|오후|\d{4}[.\-/]\s?\d{1,2}[.\-/]\s?\d{1,2}\.?|\d{1,2}:\d{2}(?::\d{2})?|[:|]"
+)
+_PAGE_TOOL = re.compile(
+    r"공유(?:하기)?|글[자씨]\s?크기(?:\s?변경)?|인쇄|스크랩|북마크|요약봇|본문\s?듣기|기사\s?원문|번역|구독|좋아요|화나요|슬퍼요"
+    r"|훈훈해요|놀랐어요|후속\s?기사\s?원해요|추천해요|많이\s?본\s?뉴스|실시간\s?(?:인기\s?기사|랭킹|뉴스)"
+    r"|오늘의\s?핫이슈|가|\d+|[|·]"
+)
+_RANKED_HEADLINES = re.compile(r"^1\s+\S.*\s2\s+\S")
+_OUTLET = re.compile(r"^[가-힣A-Za-z]{1,8}(?:뉴스|일보|신문|경제|스포츠|타임스|타임즈|미디어|방송|통신|투데이|닷컴)$")
+
+
+def _is_page_furniture(stripped: str) -> bool:
+    if _BREADCRUMB.match(stripped) or _OUTLET.match(stripped):
+        return True
+    if re.search(r"\d{4}[.\-/]\s?\d{1,2}[.\-/]\s?\d{1,2}", stripped) and not _STAMP_PART.sub("", stripped).strip():
+        return True
+    if not _PAGE_TOOL.sub("", stripped).strip() and re.search(r"[가-힣]{2}", stripped):
+        return True
+    return bool(_RANKED_HEADLINES.match(stripped)) and not _ends_sentence(stripped)
+
+
 def _is_boilerplate(line: str) -> bool:
     stripped = line.strip()
     if not stripped or stripped in {"|", "-", "·", "…"}:
@@ -126,7 +152,7 @@ def _is_boilerplate(line: str) -> bool:
         return True
     if _FOOTER_FIELD.match(stripped) or _HASHTAGS.match(stripped) or _ISSUE_LIST.match(stripped):
         return True
-    if _TABLE_RULE.match(stripped):
+    if _TABLE_RULE.match(stripped) or _is_page_furniture(stripped):
         return True
     if _BULLET_HEADLINE.match(line) and not _ends_sentence(stripped):
         return True  # lists of other stories' headlines

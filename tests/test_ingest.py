@@ -141,3 +141,35 @@ def test_boilerplate_only_file_is_an_input_error():
     with pytest.raises(InputError):
         make_article("x", "본문 바로가기\n뉴스\n댓글0\n", "x.txt")
     assert find_segments("Copyright ⓒ 뉴스1. All rights reserved.\n") == []
+
+
+PORTAL_PAGE = """본문 바로가기
+한누리뉴스
+경제 > 산업·재계
+세림전자, 해솔에 배터리 공장…2조 원 투자
+댓글0
+입력 2026.03.14. 오전 10:02  수정 2026.03.14. 오후 4:18
+가 가 가 글자크기  공유하기
+요약봇  글자크기  인쇄
+
+(서울=한누리뉴스) 김하늘 기자 = 세림전자가 해솔 국가산업단지에 2조 원을 들여 배터리 공장을 짓는다.
+공장은 2028년 가동되며 직원 1200명을 새로 뽑는다.
+
+구독 좋아요 0 화나요 0 슬퍼요 0
+많이 본 뉴스 | 실시간 랭킹
+1 주말 나들이객 몰린 해안도로 정체 2 봄철 황사 대비 요령
+"""
+
+
+def test_portal_page_furniture_is_dropped_and_the_headline_is_the_title():
+    article = make_article("page", PORTAL_PAGE, "page.txt")
+    kept = kept_text(article)
+    for junk in ["한누리뉴스", "산업·재계", "입력 2026.03.14", "글자크기", "요약봇", "좋아요 0", "많이 본 뉴스", "해안도로 정체"]:
+        assert junk not in kept, junk
+    assert "세림전자가 해솔 국가산업단지에 2조 원을 들여 배터리 공장을 짓는다." in kept
+    assert "공장은 2028년 가동되며 직원 1200명을 새로 뽑는다." in kept
+    assert article.title == "세림전자, 해솔에 배터리 공장…2조 원 투자"
+    # the same words inside sentences stay
+    for sentence in ["서울 > 부산 노선 예매가 2026.03.14 오전 10시에 열렸다.", "좋아요 버튼을 누른 사람은 1만 명이다.",
+                     "1위 엔비디아 2위 AMD가 시장을 나눴다.", "한국경제는 성장했다."]:
+        assert sentence in kept_text(make_article("s", sentence + "\n", "s.txt")), sentence
