@@ -531,7 +531,7 @@ class IndexInfo:
 
 def prepare_korquad_index(gold: GoldSet, embedder, cache_dir: Path | None = None, progress=None) -> IndexInfo:
     """Build, or reuse, the index of every paragraph of a KorQuAD file (see the cache layout above)."""
-    from qa.ingest import make_article
+    from qa.ingest import CLEANER_VERSION, make_article
     from qa.session import update_index
 
     folder = korquad_cache_folder(gold, embedder.info, cache_dir)
@@ -539,8 +539,9 @@ def prepare_korquad_index(gold: GoldSet, embedder, cache_dir: Path | None = None
     if marker.exists() and (index_dir / "CURRENT").exists():
         try:
             built = json.loads(marker.read_text(encoding="utf-8"))
-            return IndexInfo(str(index_dir), True, built["build_seconds"], built["articles"], built["skipped"])
-        except (ValueError, KeyError, TypeError):
+            if built.get("cleaner", 2) == CLEANER_VERSION:  # markers before the field: cleaner 2
+                return IndexInfo(str(index_dir), True, built["build_seconds"], built["articles"], built["skipped"])
+        except (ValueError, KeyError, TypeError, AttributeError):
             pass  # a damaged marker: build again
     folder.mkdir(parents=True, exist_ok=True)
     # The ingest refuses a whole .jsonl file for one line it cannot use, so paragraphs it would refuse
@@ -562,7 +563,7 @@ def prepare_korquad_index(gold: GoldSet, embedder, cache_dir: Path | None = None
     result = update_index([str(corpus)], index_dir, embedder, rebuild=True, progress=progress)
     info = IndexInfo(str(index_dir), False, round(time.perf_counter() - started, 3),
                      len(result.index.manifest.docs), len(skipped) + len(result.report.skipped))
-    marker.write_text(json.dumps({"dataset_sha256": gold.sha256, "embedder": asdict(embedder.info),
+    marker.write_text(json.dumps({"dataset_sha256": gold.sha256, "embedder": asdict(embedder.info), "cleaner": CLEANER_VERSION,
                                   "build_seconds": info.build_seconds, "articles": info.articles,
                                   "skipped": info.skipped, "skipped_ids": skipped}, indent=1) + "\n",
                       encoding="utf-8")

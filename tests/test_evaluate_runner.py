@@ -453,6 +453,11 @@ def test_the_korquad_index_is_built_once_and_reused(tmp_path):
     again = prepare_korquad_index(gold, embedder, tmp_path / "cache")
     assert again.reused and again.path == built.path and time.perf_counter() - started < 0.5
     assert again.build_seconds == built.build_seconds
+    # an index cut by another cleaner is built again
+    marker = folder / "built.json"
+    marker.write_text(marker.read_text(encoding="utf-8").replace('"cleaner": ', '"cleaner": -'), encoding="utf-8")
+    assert not prepare_korquad_index(gold, embedder, tmp_path / "cache").reused
+    assert prepare_korquad_index(gold, embedder, tmp_path / "cache").reused
 
     index = load_index(Path(built.path), embedder.info)
     assert sorted(index.articles) == ["kq000-00", "kq000-01", "kq001-00"]
