@@ -29,9 +29,10 @@ third of each language's questions (UNANSWERABLE_SHARE), summed over the questio
 text the reader never trained on and outside KorQuAD's held-out articles: our Korean news articles
 (tests/data/dev/ko_news), the seeds set, and the first-70 unanswerables whose own article is a training one.
 The KorQuAD training-article questions (the reader has seen them) and the English sets written over held-out
-articles are printed, never chosen on. The threshold is chosen over both languages, then each language's
-floors together with the rules' floor once the reader has declined (RULES_FLOOR_AFTER_READER), then
-READER_SURE (ties: the lowest threshold and floors — answer more —, the lowest READER_SURE).
+articles are printed, never chosen on. The support threshold, the rules' floor once the reader has declined
+(RULES_FLOOR_AFTER_READER) and READER_SURE are chosen jointly, each with the best floor per language
+(ties: the lowest values — answer more, read less); chosen one after another, they depended on the
+values they started from.
 
     python bench/reader_threshold.py [--rows /tmp/reader-rows.json]
 """
@@ -43,6 +44,8 @@ import random
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -61,6 +64,7 @@ COLLECTED_READS = 5
 KOREAN_TRAINING_SAMPLE = 400
 FLOORS = [DEFAULT_DECLINE_THRESHOLD] + [round(0.3 + 0.05 * i, 2) for i in range(13)]
 SURE = [0.0, 0.7, 0.8, 0.85, 0.9, 0.95, 1.01]  # 0.0: the first accepted read; 1.01: the most confident of all
+JOINT_THRESHOLDS = [0.0, 0.5, 0.75, 0.9, 0.95]  # the support threshold barely matters: a coarse grid for the joint search
 # One question in three has no answer in the archive, as in SQuAD 2.0: our dev sets hold more (English 53 %)
 UNANSWERABLE_SHARE = 1 / 3
 # the calibrated confidence a rules answer needs once the reader has declined; 1.01: never
@@ -201,18 +205,23 @@ def replay(row: dict, policy: Policy, counter: list | None = None) -> tuple[bool
     return False, 0.0
 
 
-def net(rows: list[dict], policy: Policy) -> float:
-    """Right answers - wrong answers (any answer to an unanswerable question is wrong); a decline counts 0.
-    Unanswerable questions are weighted to UNANSWERABLE_SHARE of the rows, whatever the dev sets hold."""
+def outcomes(rows: list[dict], policy: Policy) -> list[float]:
+    """Per question: +1 a right answer, -1 a wrong one, 0 a decline; an answer to an unanswerable question
+    counts -1 weighted so that unanswerable questions make UNANSWERABLE_SHARE of the rows, whatever the
+    dev sets hold."""
     answerable = sum(r["answerable"] for r in rows)
     unanswerable = len(rows) - answerable
     weight = UNANSWERABLE_SHARE / (1 - UNANSWERABLE_SHARE) * answerable / unanswerable if answerable and unanswerable else 1.0
-    total = 0.0
+    values = []
     for row in rows:
         answered, f1 = replay(row, policy)
-        if answered:
-            total += (1 if f1 >= 0.5 else -1) if row["answerable"] else -weight
-    return round(total, 6)
+        values.append(0.0 if not answered else (1.0 if f1 >= 0.5 else -1.0) if row["answerable"] else -weight)
+    return values
+
+
+def net(rows: list[dict], policy: Policy) -> float:
+    """Right answers - wrong answers (any answer to an unanswerable question is wrong), see outcomes()."""
+    return round(sum(outcomes(rows, policy)), 6)
 
 
 def score(rows: list[dict], policy: Policy) -> str:
@@ -258,45 +267,59 @@ def main() -> int:
         if args.rows:
             args.rows.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
     by_lang = {lang: [r for r in choosing(rows) if r["lang"] == lang] for lang in ("ko", "en")}
-    start = Policy(None, args.passages)
+    shipped = replace(SHIPPED, passages=args.passages)
 
     def show(label: str, policy_of) -> None:
         print(f"{label:<14} " + "  ".join(f"{lang}: {score(subset, policy_of(lang))}" for lang, subset in by_lang.items()))
 
-    show("rules alone", lambda lang: start)
+    # each setting alone around the shipped ones, to read
+    show("rules alone", lambda lang: replace(shipped, threshold=None))
     for t in THRESHOLDS:
-        show(f"reader >= {t}", lambda lang: replace(start, threshold=t))
-    threshold = best(THRESHOLDS, by_lang, lambda t, lang: replace(start, threshold=t))  # lowest first: answer more
-    print(f"chosen READER_DECLINE_THRESHOLD = {threshold}")
-    start = replace(start, threshold=threshold)
+        show(f"reader >= {t}", lambda lang: replace(shipped, threshold=t))
     for floor in FLOORS:
-        show(f"floor {floor}", lambda lang: replace(start, floor=floor))
-
-    def floors_with(rules_floor: float) -> dict[str, float]:
-        return {lang: best(FLOORS, {lang: subset}, lambda f, lang: replace(start, floor=f, rules_floor=rules_floor))
-                for lang, subset in by_lang.items()}
-
-    # the floors and the rules' floor together: a reader answer a floor turns down goes to the rules
+        show(f"floor {floor}", lambda lang: replace(shipped, floor=floor))
     for rules_floor in RULES_FLOORS:
-        floors = floors_with(rules_floor)
-        show(f"rules >= {rules_floor}", lambda lang: replace(start, floor=floors[lang], rules_floor=rules_floor))
-        print(f"{'':<14} with floors {floors}")
-    rules_floor = best(RULES_FLOORS, by_lang, lambda r, lang: replace(start, floor=floors_with(r)[lang], rules_floor=r))
-    floors = floors_with(rules_floor)
-    print(f"chosen RULES_FLOOR_AFTER_READER = {rules_floor}, READER_CONFIDENCE_FLOOR = {floors}")
-    policy_of = lambda lang, **changes: replace(start, floor=floors[lang], rules_floor=rules_floor, **changes)  # noqa: E731
+        show(f"rules >= {rules_floor}", lambda lang: replace(shipped, rules_floor=rules_floor))
     for sure in SURE:
-        show(f"sure {sure}", lambda lang: policy_of(lang, sure=sure))
-    sure = best(SURE, by_lang, lambda s, lang: policy_of(lang, sure=s))  # lowest first: read less
-    print(f"chosen READER_SURE = {sure}")
+        show(f"sure {sure}", lambda lang: replace(shipped, sure=sure))
+
+    # All of them together (chosen one after another, each depended on where it started), by the one-
+    # standard-error rule: of the settings whose net is within one standard error of the best one's (the
+    # error of their paired difference over the questions), the one with the most right answers (then the
+    # higher net, then the lowest values: answer more, read less). Neighbouring values differ by a question
+    # or two here; the rule keeps noise from choosing.
+    per_floor = {}  # (base, lang) -> [(floor, outcomes)]
+    bases = [replace(shipped, threshold=t, rules_floor=r, sure=u)
+             for t in JOINT_THRESHOLDS for r in RULES_FLOORS for u in SURE]
+    answerable = {lang: np.array([r["answerable"] for r in subset]) for lang, subset in by_lang.items()}
+    for base in bases:
+        for lang, subset in by_lang.items():
+            per_floor[base, lang] = [(f, np.array(outcomes(subset, replace(base, floor=f)))) for f in FLOORS]
+    candidates = [(base, ko, en) for base in bases for ko in per_floor[base, "ko"] for en in per_floor[base, "en"]]
+    _, top_ko, top_en = max(candidates, key=lambda c: c[1][1].sum() + c[2][1].sum())
+    top = np.concatenate([top_ko[1], top_en[1]])
+    right = lambda ko, en: int(((ko[1] > 0) & answerable["ko"]).sum() + ((en[1] > 0) & answerable["en"]).sum())  # noqa: E731
+    within = []
+    for base, ko, en in candidates:
+        difference = np.concatenate([ko[1], en[1]]) - top
+        if difference.sum() >= -np.sqrt(len(difference) * difference.var(ddof=1)):
+            within.append((right(ko, en), round(difference.sum() + top.sum(), 6), base, {"ko": ko[0], "en": en[0]}))
+    _, total, base, floors = max(within, key=lambda c: (c[0], c[1]))  # max() keeps the first of equals: lowest values
+    chosen = (base, floors)
+    print(f"best net {top.sum():+.1f}; {len(within)} settings within one standard error of it")
+    base, floors = chosen
+    policy_of = lambda lang: replace(base, floor=floors[lang])  # noqa: E731
+    print(f"chosen READER_DECLINE_THRESHOLD = {base.threshold}, READER_CONFIDENCE_FLOOR = {floors}, "
+          f"RULES_FLOOR_AFTER_READER = {base.rules_floor}, READER_SURE = {base.sure} (net {total:+.1f}; "
+          f"shipped {sum(net(subset, shipped) for subset in by_lang.values()):+.1f})")
+    show("chosen", policy_of)
     chosen_ids = {r["id"] for subset in by_lang.values() for r in subset}
     print("every set: chosen settings | shipped ones")
     for name in sorted({r["set"] for r in rows}):
         subset = [r for r in rows if r["set"] == name]
         lang = subset[0]["lang"]
         mark = "" if any(r["id"] in chosen_ids for r in subset) else " (reported only)"
-        print(f"  {name:<24} {score(subset, policy_of(lang, sure=sure))} | "
-              f"{score(subset, replace(SHIPPED, passages=args.passages))}{mark}")
+        print(f"  {name:<24} {score(subset, policy_of(lang))} | {score(subset, shipped)}{mark}")
     return 0
 
 

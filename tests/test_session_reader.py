@@ -311,14 +311,13 @@ def test_a_declined_question_offers_its_most_confident_span_as_an_unsure_guess(i
 
     monkeypatch.setattr(qa.session, "RULES_FLOOR_AFTER_READER", 1.01)  # the rules never answer here
     question = "엔비디아 주가는 얼마나 떨어졌나?"
-    # beats no-answer, but calibrated (identity) below the Korean floor
-    floor = qa.session.READER_CONFIDENCE_FLOOR["ko"]
-    reader = StubReader(support=0.0, no_answer=0.01, supports=[floor - 0.2, floor - 0.1, 0.0])
-    session = Session(index_copy, fake_embedder, reader=reader, reader_calibration=None)
+    # beats no-answer, but calibrated (identity) below the floor: 0.9 here
+    reader = StubReader(support=0.0, no_answer=0.01, supports=[0.7, 0.8, 0.0])
+    session = Session(index_copy, fake_embedder, reader=reader, reader_calibration=None, reader_floor=0.9)
     result = session.ask(question)
     assert result.answer is None and result.citation is None and result.answered_by is None
     guess = result.guess
-    assert guess is not None and guess.confidence == round(floor - 0.1, 4)  # the more confident of the reads
+    assert guess is not None and guess.confidence == 0.8  # the more confident of the reads
     article = session.index.articles[guess.citation.doc_id].text
     assert article[guess.citation.start : guess.citation.end] == guess.text
     assert guess.text in guess.citation.passage
