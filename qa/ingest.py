@@ -115,7 +115,7 @@ _SPACES = re.compile(r"\s+")
 
 
 # Portal page furniture, each a whole line: the section path ('경제 > 산업·재계'), the time stamp ('입력
-# 2026.03.13 17:42 수정 …'), tool and reaction bars ('공유 글자크기 인쇄', '좋아요 0 화나요 0'), the most-read
+# 2026.03.13 17:42 수정 …'), tool and reaction bars ('가 가 가 글자크기 공유', '좋아요 0 화나요 0'), the most-read
 # box ('많이 본 뉴스 | 실시간 랭킹', '1 장마 시작 언제쯤 2 여름휴가 항공권 특가') and the outlet's name alone.
 _BREADCRUMB = re.compile(r"^[^\s>]{1,12}(?:\s*>\s*[^\s>]{1,12}){1,3}$")
 _STAMP_PART = re.compile(
@@ -127,13 +127,14 @@ _PAGE_TOOL = re.compile(
     r"|오늘의\s?핫이슈|가|\d+|[|·]"
 )
 _RANKED_HEADLINES = re.compile(r"^1\s+\S.*\s2\s+\S")
+_DATE = re.compile(r"\d{4}[.\-/]\s?\d{1,2}[.\-/]\s?\d{1,2}")
 _OUTLET = re.compile(r"^[가-힣A-Za-z]{1,8}(?:뉴스|일보|신문|경제|스포츠|타임스|타임즈|미디어|방송|통신|투데이|닷컴)$")
 
 
 def _is_page_furniture(stripped: str) -> bool:
     if _BREADCRUMB.match(stripped) or _OUTLET.match(stripped):
         return True
-    if re.search(r"\d{4}[.\-/]\s?\d{1,2}[.\-/]\s?\d{1,2}", stripped) and not _STAMP_PART.sub("", stripped).strip():
+    if _DATE.search(stripped) and not _STAMP_PART.sub("", stripped).strip():
         return True
     if not _PAGE_TOOL.sub("", stripped).strip() and re.search(r"[가-힣]{2}", stripped):
         return True
