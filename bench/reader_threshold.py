@@ -29,10 +29,12 @@ third of each language's questions (UNANSWERABLE_SHARE), summed over the questio
 text the reader never trained on and outside KorQuAD's held-out articles: our Korean news articles
 (tests/data/dev/ko_news), the seeds set, and the first-70 unanswerables whose own article is a training one.
 The KorQuAD training-article questions (the reader has seen them) and the English sets written over held-out
-articles are printed, never chosen on. The support threshold, the rules' floor once the reader has declined
-(RULES_FLOOR_AFTER_READER) and READER_SURE are chosen jointly, each with the best floor per language
-(ties: the lowest values — answer more, read less); chosen one after another, they depended on the
-values they started from.
+articles are printed, never chosen on. The support threshold, the floor per language, the rules' floor
+once the reader has declined (RULES_FLOOR_AFTER_READER) and READER_SURE are chosen jointly (one after
+another, they depended on the values they started from), by the one-standard-error rule: of the settings
+whose net is within one standard error of the best one's (the error of their paired per-question
+difference), the one with the most right answers (then the higher net, then the lowest values: answer
+more, read less). Neighbouring values differ by a question or two on these sets.
 
     python bench/reader_threshold.py [--rows /tmp/reader-rows.json]
 """
