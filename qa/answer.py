@@ -136,6 +136,11 @@ def _eojeol_starts(sentence: Sentence) -> list[bool]:
     return starts
 
 
+# Particles Kiwi sometimes tags as nouns after digits ('H20을' -> '20' + '을'/NNG): never a counter or unit
+# ('가' and '도' are: '종로3가', '영하 3도').
+_MISTAGGED_PARTICLES = frozenset({"을", "를", "은", "는", "의", "에", "와", "이"})
+
+
 def _is_number_token(token: Token) -> bool:
     return token.tag == "SN" or (token.tag in ("NR", "MM") and token.form in _NUMERAL_WORDS)
 
@@ -146,8 +151,8 @@ def _number_expressions(sentence: Sentence) -> list[tuple[int, int, int, list[st
     found = []
     k = 0
     while k < len(tokens):
-        if not _is_number_token(tokens[k]):
-            k += 1
+        if not _is_number_token(tokens[k]) or (k > 0 and tokens[k - 1].tag == "SL" and tokens[k - 1].end == tokens[k].start):
+            k += 1  # not a number, or the digits of a model name ('H20', 'V3'): not a quantity
             continue
         first = k
         if k > 0 and tokens[k - 1].form in _APPROX_PREFIXES and _only_space_between(sentence, tokens[k - 1], tokens[k]):
@@ -171,7 +176,8 @@ def _number_expressions(sentence: Sentence) -> list[tuple[int, int, int, list[st
             elif j < len(tokens) and (
                 tokens[j].tag == "NNB"
                 or tokens[j].form in _UNIT_NOUNS
-                or (tokens[j].tag == "NNG" and len(tokens[j].form) <= 2 and _same_eojeol(sentence, tokens[j - 1], tokens[j]))
+                or (tokens[j].tag == "NNG" and len(tokens[j].form) <= 2 and tokens[j].form not in _MISTAGGED_PARTICLES
+                    and _same_eojeol(sentence, tokens[j - 1], tokens[j]))
                 or tokens[j].form in ("%", "％", "%p")
                 or (tokens[j].tag == "SL" and canonical_unit(tokens[j].form))
             ):

@@ -300,3 +300,30 @@ def test_a_person_span_ends_with_the_name_not_the_affiliation(kiwi, span, name):
     start = sentence.start + sentence.text.index(span)
     end = name_without_affiliation(start, start + len(span), sentence)
     assert sentence.text[start - sentence.start : end - sentence.start] == name
+
+
+def _tagged(pieces: list[tuple[str, str]], text: str) -> Sentence:
+    """A sentence with the given (form, tag) morphemes, found left to right in ``text``."""
+    tokens, at = [], 0
+    for form, tag in pieces:
+        at = text.index(form, at)
+        tokens.append(Token(form, tag, at, at + len(form)))
+        at += len(form)
+    return Sentence("d", 0, len(text), text, "body", tokens)
+
+
+def test_digits_of_a_model_name_and_a_mistagged_particle_are_no_quantity():
+    # Kiwi tags the particle of 'H20을' as a noun now and then; '20' belongs to the chip's name.
+    text = "엔비디아는 H20을 중국에 팔아 12억 달러를 받았다."
+    sentence = _tagged([("엔비디아", "NNP"), ("는", "JX"), ("H", "SL"), ("20", "SN"), ("을", "NNG"), ("중국", "NNP"),
+                        ("에", "JKB"), ("팔", "VV"), ("아", "EC"), ("12", "SN"), ("억", "NR"), ("달러", "NNB"),
+                        ("를", "JKO"), ("받", "VV"), ("았", "EP"), ("다", "EF"), (".", "SF")], text)
+    answer = extract_answer(analyze_question("엔비디아가 받은 돈은 얼마인가?"), [EvidenceSentence(sentence, "t", 0.8, 1.0, 0)])
+    assert answer.text == "12억 달러"
+    assert all(span.text not in ("20", "20을") for span in [answer, *answer.alternatives])
+    # a real counter after digits stays: '영하 3도'
+    text = "기온은 영하 3도까지 내려갔다."
+    sentence = _tagged([("기온", "NNG"), ("은", "JX"), ("영하", "NNG"), ("3", "SN"), ("도", "NNG"), ("까지", "JX"),
+                        ("내려갔", "VV"), ("다", "EF"), (".", "SF")], text)
+    answer = extract_answer(analyze_question("기온은 몇 도까지 내려갔나?"), [EvidenceSentence(sentence, "t", 0.8, 1.0, 0)])
+    assert answer.text == "3도"
