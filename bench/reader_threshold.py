@@ -308,7 +308,8 @@ def main() -> int:
             within.append((right(ko, en), round(difference.sum() + top.sum(), 6), base, {"ko": ko[0], "en": en[0]}))
     _, total, base, floors = max(within, key=lambda c: (c[0], c[1]))  # max() keeps the first of equals: lowest values
     chosen = (base, floors)
-    print(f"best net {top.sum():+.1f}; {len(within)} settings within one standard error of it")
+    print(f"best net {top.sum():+.1f} with {right(top_ko, top_en)} right answers; {len(within)} settings within one "
+          f"standard error of it")
     base, floors = chosen
     policy_of = lambda lang: replace(base, floor=floors[lang])  # noqa: E731
     print(f"chosen READER_DECLINE_THRESHOLD = {base.threshold}, READER_CONFIDENCE_FLOOR = {floors}, "

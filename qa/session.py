@@ -33,8 +33,8 @@ READER_PASSAGES = 3  # top retrieved chunks the neural reader may read, one at a
 # 81 + 66 unanswerable). The criterion is what a user gains: +1 a right answer, -1 a wrong one or an answer
 # where the archive has none, 0 a decline (unanswerable questions weighted to a third). Neighbouring values
 # differ by a question or two there, so the bench takes, of the settings within one standard error of the
-# best net, the one with the most right answers: net +58.3 (best +63.8) with 83 + 24 right answers (best:
-# 78 + 15). The support threshold hardly matters (0.0-0.95 within 1 net).
+# best net, the one with the most right answers: net +59.1 (best +64.5) with 107 right answers (best: 93).
+# The support threshold hardly matters (0.0-0.95 within 1 net).
 READER_DECLINE_THRESHOLD = 0.75
 # The calibrated confidence a reader answer needs, by question language (never below the decline floor).
 READER_CONFIDENCE_FLOOR: dict[str, float] = {"ko": 0.4, "en": 0.5}
