@@ -343,16 +343,21 @@ class Session:
             result.answered_by = "rules"
             return self._answered(result, span.doc_id, span.start, span.end, span.text, (span.sentence.start, span.sentence.end))
         result.confidence = round(max([c for c, _, _ in seen] + [float(span.confidence) if span else 0.0]), 4)
-        # a guess needs the rules' own floor too: below it spans are noise
+        result.guess = self._guess(result, analysis, seen, span)
+        return result
+
+    def _guess(self, result: AskResult, analysis, reads: list, span) -> Guess | None:
+        """The most confident of the ``reads`` (confidence, read, sentences) that beat their no-answer option
+        and the rules' ``span``, if it reaches the rules' own floor (below it spans are noise)."""
         guesses = [(c, best.doc_id, best.start, self._reader_span_end(best, sentences, analysis), (best.start, best.end))
-                   for c, best, sentences in seen if best.support > best.no_answer and c >= self.decline_threshold]
+                   for c, best, sentences in reads if best.support > best.no_answer and c >= self.decline_threshold]
         if span is not None and span.confidence >= self.decline_threshold:
             guesses.append((float(span.confidence), span.doc_id, span.start, span.end, (span.sentence.start, span.sentence.end)))
-        if guesses:
-            confidence, doc_id, start, end, fallback = max(guesses, key=lambda g: g[0])
-            result.guess = Guess(self.index.articles[doc_id].text[start:end], round(confidence, 4),
-                                 self._citation(result, doc_id, start, end, fallback))
-        return result
+        if not guesses:
+            return None
+        confidence, doc_id, start, end, fallback = max(guesses, key=lambda g: g[0])
+        return Guess(self.index.articles[doc_id].text[start:end], round(confidence, 4),
+                     self._citation(result, doc_id, start, end, fallback))
 
     def _reader_span_end(self, best, sentences, analysis) -> int:
         """Where a reader span ends once a fused particle and, for a person, the affiliation are cut off."""
