@@ -207,18 +207,16 @@ def replay(row: dict, policy: Policy, counter: list | None = None) -> tuple[bool
     return False, 0.0
 
 
-def outcomes(rows: list[dict], policy: Policy) -> list[float]:
+def outcomes(rows: list[dict], policy: Policy, replays: list[tuple[bool, float]] | None = None) -> list[float]:
     """Per question: +1 a right answer, -1 a wrong one, 0 a decline; an answer to an unanswerable question
     counts -1 weighted so that unanswerable questions make UNANSWERABLE_SHARE of the rows, whatever the
-    dev sets hold."""
+    dev sets hold. ``replays``: the rows' replay() results, if already at hand."""
     answerable = sum(r["answerable"] for r in rows)
     unanswerable = len(rows) - answerable
     weight = UNANSWERABLE_SHARE / (1 - UNANSWERABLE_SHARE) * answerable / unanswerable if answerable and unanswerable else 1.0
-    values = []
-    for row in rows:
-        answered, f1 = replay(row, policy)
-        values.append(0.0 if not answered else (1.0 if f1 >= 0.5 else -1.0) if row["answerable"] else -weight)
-    return values
+    replays = replays if replays is not None else [replay(row, policy) for row in rows]
+    return [0.0 if not answered else (1.0 if f1 >= 0.5 else -1.0) if row["answerable"] else -weight
+            for row, (answered, f1) in zip(rows, replays)]
 
 
 def net(rows: list[dict], policy: Policy) -> float:
@@ -230,8 +228,8 @@ def score(rows: list[dict], policy: Policy) -> str:
     """Right answers and declines, mean F1 over answerable questions, net, reads per question."""
     right = declined = answered_f1 = 0.0
     reads: list[int] = []
-    for row in rows:
-        answered, f1 = replay(row, policy, reads)
+    replays = [replay(row, policy, reads) for row in rows]
+    for row, (answered, f1) in zip(rows, replays):
         if row["answerable"]:
             right += answered and f1 >= 0.5
             answered_f1 += f1 if answered else 0.0
@@ -239,7 +237,8 @@ def score(rows: list[dict], policy: Policy) -> str:
             declined += not answered
     answerable = sum(r["answerable"] for r in rows)
     return (f"right {int(right)}/{answerable} declined {int(declined)}/{len(rows) - answerable} "
-            f"F1 {answered_f1 / max(answerable, 1):.3f} net {net(rows, policy):+.1f} reads/q {len(reads) / max(len(rows), 1):.2f}")
+            f"F1 {answered_f1 / max(answerable, 1):.3f} net {sum(outcomes(rows, policy, replays)):+.1f} "
+            f"reads/q {len(reads) / max(len(rows), 1):.2f}")
 
 
 def choosing(rows: list[dict]) -> list[dict]:
