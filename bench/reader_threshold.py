@@ -17,7 +17,7 @@ Questions (tests/data/dev/, see its README):
   articles): Korean and English questions, answerable and near misses it does not answer.
 
 Every question goes through the real Session with the reader; the reader's best span of each chunk it reads
-(its support and the no-answer probability) and the rule-based span with its own calibrated confidence are
+as the Session takes it (unit check, list widening; its support and the no-answer probability) and the rule-based span with its own calibrated confidence are
 kept, then the Session's rule (the first of the top 3 reads — ``--passages`` — whose span beats no-answer with
 support >= threshold and whose calibrated confidence clears the floor, else rules if confident, else
 decline) is replayed for each threshold and floor, and against rules alone. Printed per language: right
@@ -91,14 +91,14 @@ def collect(archives: tuple[str, ...] = ARCHIVES) -> list[dict]:
         seen["rules"] = extract_answer(analysis, evidence, *args, **kwargs)
         return seen["rules"]
 
-    original_read = reader.read
+    original_listed = qa.session.Session._listed
 
-    def read(question, passages, top_k=1, priors=None):
-        spans = original_read(question, passages, top_k=1, priors=priors)
-        seen.setdefault("reads", []).append(spans[0] if spans else None)
-        return spans
+    def listed(session, best, analysis, sentences):  # the read's best span as the Session takes it
+        best = original_listed(session, best, analysis, sentences)
+        seen.setdefault("reads", []).append(best)
+        return best
 
-    reader.read = read
+    qa.session.Session._listed = listed
     qa.session.extract_answer = rules
     qa.session.READER_PASSAGES = COLLECTED_READS  # replay() takes the first --passages of them
 

@@ -1088,6 +1088,129 @@ def list_items(start: int, end: int, tokens: list[Token]) -> int:
     return joiners + 1
 
 
+_COUNTED_GROUP = re.compile(r"(?:\d+|[두세네열]|다섯|여섯|일곱|여덟|아홉)\s*(?:개사|개국|개|곳|군데|명|가지|팀|편|종|국)")
+_GAP_MAX_CHARS = 4  # '등 ', '은 ': what may stand between a list and the count that sums it up
+_ITEM_OPENING_TAGS = _LIST_ITEM_TAGS - {"NNB", "XSN", "SSC"}
+_COMMON_NOUN_TAGS = frozenset({"NNG", "NNB", "XSN"})
+_DESCRIBED_GAP_MAX_CHARS = 16  # '등 소재·장비 업체 ': '등' and the words saying what the counted things are
+
+
+def _enumerations(tokens: list[Token]) -> list[tuple[int, int]]:
+    """Bare lists of names or nouns in one sentence's tokens, as (start, end) offsets: two or more items
+    joined by ',', '·', '와/과', '및'. An item is a run of nominal tokens; '등' and a word opening with a
+    number ('솔라링크 4개 기업') end it, and the end items are cut to the middle ones' length
+    (``_trimmed_ends``: '협력사 대성소재, 미래케미칼, 한빛가스' lists '대성소재, …'). Korean tokens only: English words are all tagged SL."""
+    segments: list[tuple[str, int, int]] = []  # ('item', first, last) or ('joiner', k, k); anything else ends a list
+    quoted_until = -1
+    for k, token in enumerate(tokens):
+        word_start = k == 0 or token.start > tokens[k - 1].end
+        if k <= quoted_until:
+            continue
+        closing = _closing_quote(tokens, k)
+        if closing is not None:  # a quoted title is one item, whatever it holds: "'물의 이름'"
+            segments.append(("item", k, closing))
+            quoted_until = closing
+        elif _is_list_joiner(token):
+            segments.append(("joiner", k, k))
+        elif token.tag in _LIST_ITEM_TAGS and token.form != "등" and not (word_start and _is_number_token(token)):
+            if segments and segments[-1][0] == "item" and segments[-1][2] == k - 1:
+                segments[-1] = ("item", segments[-1][1], k)
+            elif token.tag in _ITEM_OPENING_TAGS:
+                segments.append(("item", k, k))
+            else:  # '만큼', '들', ')': no word of its own
+                segments.append(("other", k, k))
+        else:
+            segments.append(("other", k, k))
+    lists, run = [], []
+    for segment in segments + [("other", -1, -1)]:
+        kind = segment[0]
+        if kind == "item" and (not run or run[-1][0] == "joiner"):
+            run.append(segment)
+            continue
+        if kind == "joiner" and run and run[-1][0] == "item":
+            run.append(segment)
+            continue
+        items = [s for s in run if s[0] == "item"]
+        if len(items) >= 2:
+            start, end = _trimmed_ends(items, tokens)
+            if _balanced(tokens, start, end):
+                lists.append((start, end))
+        run = [segment] if kind == "item" else []
+    return lists
+
+
+def _closing_quote(tokens: list[Token], k: int) -> int | None:
+    """The index of the token closing the quote ``tokens[k]`` opens, if it closes within a few words."""
+    if tokens[k].tag != "SSO":
+        return None
+    for j in range(k + 1, min(k + 12, len(tokens))):
+        if tokens[j].tag in ("SSO", "SF"):
+            return None
+        if tokens[j].tag == "SSC":
+            return j
+    return None
+
+
+def _balanced(tokens: list[Token], start: int, end: int) -> bool:
+    """Whether the tokens in ``[start, end)`` close every bracket and quote they open ("방', '물" of
+    "'빈방', '물의 이름'" does not: items with a particle inside are no bare names)."""
+    depth = 0
+    for token in tokens:
+        if start <= token.start and token.end <= end and token.tag in ("SSO", "SSC"):
+            depth += 1 if token.tag == "SSO" else -1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+def _words(first: int, last: int, tokens: list[Token]) -> list[int]:
+    """Indices in ``first..last`` of the tokens that open a word."""
+    return [k for k in range(first, last + 1) if k == first or tokens[k].start > tokens[k - 1].end]
+
+
+def _trimmed_ends(items: list[tuple[str, int, int]], tokens: list[Token]) -> tuple[int, int]:
+    """The list's (start, end) with its end items cut to as many words as the middle ones have at most
+    (the first item's last words; the last item sheds trailing common nouns): a modifier before the list
+    ('국내 협력사 A, B, C') or a head after it ('A, B, C 협력사') is not part of the items. A two-item list only cuts its first item
+    to the second's length (Korean modifiers come before)."""
+    middle = items[1:-1] or items[1:]
+    widest = max(len(_words(first, last, tokens)) for _, first, last in middle)
+    _, first, last = items[0]
+    opening = _words(first, last, tokens)[-widest:][0]
+    _, first, last = items[-1]
+    words = _words(first, last, tokens)
+    while len(items) > 2 and len(words) > widest and all(t.tag in _COMMON_NOUN_TAGS for t in tokens[words[-1] : last + 1]):
+        last = words.pop() - 1
+    return tokens[opening].start, tokens[last].end
+
+
+def enumeration_for(text: str, start: int, end: int, tokens: list[Token], *, items_wanted: bool) -> tuple[int, int] | None:
+    """The list a reader span stands for, as (start, end), or None. A count summing a list up ('4곳',
+    '국내외 4개 기업' right after 'A, B, C 등' or right before '은 A, B, C') stands for the list it counts:
+    for a question that does not ask how many, the reader's mass on the count is mass on the list. With
+    ``items_wanted`` (the question asks for several) a span overlapping a list (one of its names, or the
+    list running on into the next clause) stands for the whole list."""
+    lists = _enumerations(tokens)
+    if items_wanted:
+        overlapping = [(a, b) for a, b in lists if a <= start < b]  # one opening before the list is another phrase
+        if overlapping:
+            return overlapping[0]
+    if len(text.split()) > 3 or not _COUNTED_GROUP.search(text):
+        return None
+    for a, b in lists:
+        if b <= start:  # 'A, B, C 등 4곳' / 'A, B, C 등 소재·장비 업체 4곳'
+            gap = [t for t in tokens if b <= t.start and t.end <= start]
+            if start - b <= _GAP_MAX_CHARS and all(t.form == "등" or t.tag.startswith("J") for t in gap):
+                return a, b
+            if gap and gap[0].form == "등" and start - b <= _DESCRIBED_GAP_MAX_CHARS and all(
+                    t.tag in _NOUNISH or _is_list_joiner(t) or t.tag == "JKG" for t in gap[1:]):
+                return a, b
+        elif end <= a and a - end <= _GAP_MAX_CHARS and all(  # '협력사 4곳은 A, B, C'
+                t.tag.startswith("J") or t.form in (":", "：") for t in tokens if end <= t.start and t.end <= a):
+            return a, b
+    return None
+
+
 def name_without_affiliation(start: int, end: int, sentence: Sentence) -> int:
     """The end of a person's name when ``[start, end)`` opens with it and stops inside where the person works
     ('제프리 소넨펠드 예일대' of '제프리 소넨펠드 예일대 경영대학원 교수는' -> '제프리 소넨펠드'): the

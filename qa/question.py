@@ -26,14 +26,16 @@ class QuestionAnalysis:
     head_noun: str | None = None  # the noun the question asks for: '회사' in '어느 회사', 'company'
     wants_list: bool = False  # the question asks for several items ('네 곳은?', 'which companies')
     list_size: int | None = None  # how many, when the question names the number it asks for ('기업 네 곳은?': 4)
+    plural_asked: bool = False  # Korean: the noun asked for is plural ('어떤 기업들이', '회사들은 어디인가')
     term_spans: tuple[tuple[int, int], ...] = field(default=(), repr=False)  # [start, end) of each term
     years: tuple[str, ...] = ()  # years the question names ('2023년', 'in 2023'): an answer's article must state them
 
     @property
     def asks_for_list(self) -> bool:
-        """Several items, surely: a number of them named, or an English plural head ('which customers'). The
-        Korean markers behind ``wants_list`` ('모두', '-들은') fire on too many single-answer questions."""
-        return bool(self.list_size) or (self.wants_list and self.lang == "en")
+        """Several items, surely: a number of them named, an English plural head ('which customers') or a
+        Korean plural on the noun asked for ('어떤 기업들이'). The Korean markers behind ``wants_list``
+        ('모두', any '-들은': '수험생들은 언제…') fire on too many single-answer questions."""
+        return bool(self.list_size) or (self.wants_list and self.lang == "en") or self.plural_asked
 
     @property
     def wh_word(self) -> str | None:
@@ -192,6 +194,10 @@ _KO_LIST_REQUEST = re.compile(
     r"(?:은|는|을|를|이|가)?\s*(?:누구누구|누구|무엇|어디|뭐)?"
     r"(?:인가요|인가|인지|일까|입니까|이었나|였나|이었는가|였는가|예요|이에요|이야|야)?\s*[?？]?\s*$"
 )
+# The plural marker on the noun a question asks for: after '어떤/어느/무슨' ('어떤 (국내) 기업들이') or right
+# before the question word ('회사들은 어디인가', '작품들은 무엇인가').
+_KO_PLURAL_ASKED = re.compile(r"(?:어떤|어느|무슨)\s+(?:[가-힣A-Za-z]+\s+)?[가-힣A-Za-z]+들"
+                              r"|들(?:은|는|이|가)?\s*(?:어디|누구|무엇|뭐)(?:인가|인지|였나|이었나|일까|냐|야|\s*\?|$)")
 _LIST_MARKERS = re.compile(r"(?:두|세|네|다섯|여섯|일곱|여덟|아홉|열|\d+)\s*(?:곳|개|명|가지|개사|나라|사람|종류)|모두|각각|들은|들이|들을")
 
 
@@ -306,6 +312,7 @@ def _analyze_korean(text: str) -> QuestionAnalysis:
         head_noun=head,
         wants_list=bool(_LIST_MARKERS.search(text)),
         list_size=_list_size(_KO_LIST_REQUEST.search(text), _KO_NUMBER_WORDS),
+        plural_asked=bool(_KO_PLURAL_ASKED.search(text)),
         term_spans=tuple(spans),
     )
 

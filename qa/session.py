@@ -7,12 +7,12 @@ from __future__ import annotations
 import math
 import os
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, TypeVar
 
-from .answer import (CONFIDENCE_EMBEDDER, DEFAULT_DECLINE_THRESHOLD, EvidenceSentence, extract_answer, gloss,
-                     list_items, name_without_affiliation, unit_conflict, without_trailing_particles)
+from .answer import (CONFIDENCE_EMBEDDER, DEFAULT_DECLINE_THRESHOLD, EvidenceSentence, enumeration_for, extract_answer,
+                     gloss, list_items, name_without_affiliation, unit_conflict, without_trailing_particles)
 from .chunk import ChunkSettings
 from .embed import Embedder
 from .errors import IndexMissingError, QAError, UsageError
@@ -319,7 +319,8 @@ class Session:
                                           top_k=READER_LIST_NBEST if analysis.asks_for_list else READER_NBEST,
                                           priors=[max(passage.score, 1e-3)])
                 sentences = [self.index.sentences[sid] for sid in chunk.sentence_ids]
-                best = _first_fitting(spans, analysis, [t for s in sentences for t in s.tokens])
+                best = self._listed(_first_fitting(spans, analysis, [t for s in sentences for t in s.tokens]),
+                                    analysis, sentences)
                 if best is None or not self._states_years(best.doc_id, analysis):
                     continue
                 confidence = self.reader_calibration.confidence(best.support, rank, passage.dense,
@@ -358,6 +359,20 @@ class Session:
         confidence, doc_id, start, end, fallback = max(guesses, key=lambda g: g[0])
         return Guess(self.index.articles[doc_id].text[start:end], round(confidence, 4),
                      self._citation(result, doc_id, start, end, fallback))
+
+    def _listed(self, best, analysis, sentences):
+        """``best`` widened to the list it stands for in a Korean article (``enumeration_for``): the count
+        summing a list up ('4개 기업') when the question asks for things (not how many, nor when), or one
+        name of a list when the question asks for several."""
+        if best is None or analysis.answer_type in ("number", "date") or self.index.articles[best.doc_id].lang != "ko":
+            return best
+        sentence = next((s for s in sentences if s.start <= best.start < s.end), None)
+        bounds = sentence and enumeration_for(best.text, best.start, best.end, sentence.tokens,
+                                              items_wanted=analysis.asks_for_list)
+        if not bounds:
+            return best
+        start, end = bounds
+        return replace(best, start=start, end=end, text=self.index.articles[best.doc_id].text[start:end])
 
     def _reader_span_end(self, best, sentences, analysis) -> int:
         """Where a reader span ends once a fused particle and, for a person, the affiliation are cut off."""

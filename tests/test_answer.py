@@ -327,3 +327,53 @@ def test_digits_of_a_model_name_and_a_mistagged_particle_are_no_quantity():
                         ("내려갔", "VV"), ("다", "EF"), (".", "SF")], text)
     answer = extract_answer(analyze_question("기온은 몇 도까지 내려갔나?"), [EvidenceSentence(sentence, "t", 0.8, 1.0, 0)])
     assert answer.text == "3도"
+
+
+def _sentence_tokens(text, analyzer):
+    article = make_article("doc1", text, "mem", title="t")
+    (sentence,) = split_sentences(article, analyzer)
+    return sentence.tokens
+
+
+def _widened(text, span, analyzer, items_wanted):
+    from qa.answer import enumeration_for
+
+    start = text.index(span)
+    bounds = enumeration_for(span, start, start + len(span), _sentence_tokens(text, analyzer), items_wanted=items_wanted)
+    return text[bounds[0] : bounds[1]] if bounds else None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text, count", [
+    ("이번 공모에는 가람건설, 누리토건, 다온산업 등 3곳이 참여했다.", "3곳"),
+    ("이번 공모에는 가람건설, 누리토건, 다온산업 등 중견 건설사 3곳이 참여했다.", "건설사 3곳"),
+    ("공모에 참여한 건설사 3곳은 가람건설, 누리토건, 다온산업이다.", "3곳"),
+    ("공모에는 가람건설과 누리토건, 다온산업 세 곳이 참여했다.", "세 곳"),
+])
+def test_a_count_summing_up_a_list_stands_for_the_list(kiwi, text, count):
+    assert _widened(text, count, kiwi, items_wanted=False) in ("가람건설, 누리토건, 다온산업", "가람건설과 누리토건, 다온산업")
+
+
+@pytest.mark.slow
+def test_a_count_apart_from_any_list_stands_for_nothing_else(kiwi):
+    text = "가람건설, 누리토건, 다온산업이 참여한 공모에서 지역 업체 3곳이 탈락했다."
+    assert _widened(text, "3곳", kiwi, items_wanted=False) is None  # a clause between: other companies
+    assert _widened("공모에는 모두 3곳이 참여했다.", "3곳", kiwi, items_wanted=True) is None
+
+
+@pytest.mark.slow
+def test_one_name_of_a_list_stands_for_the_list_only_when_several_are_asked(kiwi):
+    text = "국내 협력사 가람건설, 누리토건, 다온산업 협력사가 공장을 짓는다."
+    assert _widened(text, "누리토건", kiwi, items_wanted=True) == "가람건설, 누리토건, 다온산업"
+    assert _widened(text, "누리토건", kiwi, items_wanted=False) is None
+    # a two-item list keeps a two-word last name; the list running on into the clause is cut to the list
+    assert _widened("최종 후보는 가람건설과 SK 누리토건으로 좁혀졌다.", "가람건설", kiwi, items_wanted=True) == "가람건설과 SK 누리토건"
+    text = '한빛학원, 미래입시, 다솜교육 등은 "수학이 어려웠다"고 분석했다.'
+    assert _widened(text, '다솜교육 등은 "수학', kiwi, items_wanted=True) == "한빛학원, 미래입시, 다솜교육"
+
+
+@pytest.mark.slow
+def test_quoted_titles_are_list_items_and_a_list_never_cuts_a_bracket(kiwi):
+    text = "특별상에는 '긴 겨울', '바다의 끝', '작은 새' 등 3편이 올랐다."
+    assert _widened(text, "3편", kiwi, items_wanted=False) == "'긴 겨울', '바다의 끝', '작은 새'"
+    assert _widened("종교는 불교(조계종, 천태종)가 가장 많다.", "조계종", kiwi, items_wanted=True) is None

@@ -119,10 +119,13 @@ def test_a_question_naming_how_many_items_it_wants(question, size):
     assert analysis.asks_for_list == (size is not None)
 
 
-def test_an_english_plural_head_asks_for_a_list_a_korean_plural_marker_alone_does_not():
+def test_a_plural_on_the_noun_asked_for_asks_for_a_list_a_korean_plural_elsewhere_does_not():
     assert analyze_question("Which Chinese customers did Nvidia not notify?").asks_for_list
-    korean = analyze_question("딥시크에 놀란 기업들은 어디인가?")
-    assert korean.wants_list and not korean.asks_for_list
+    for korean in ("딥시크에 놀란 기업들은 어디인가?", "어떤 투자사들이 참여했나?", "어떤 국내 기업들이 참여했나?"):
+        assert analyze_question(korean).asks_for_list
+    for korean in ("수험생들은 언제 성적표를 받나?", "선수들은 누구를 감독으로 뽑았나?", "기업들이 모두 참여했나?"):
+        analysis = analyze_question(korean)
+        assert analysis.wants_list and not analysis.asks_for_list
 
 
 @pytest.mark.parametrize("question, years", [

@@ -330,3 +330,47 @@ def test_a_declined_question_offers_its_most_confident_span_as_an_unsure_guess(i
         assert result.answer is None
         assert (result.guess.text, result.guess.citation) == (rules.answer, rules.citation) if rules.answer \
             else result.guess is None
+
+
+class NamingReader:
+    """Answers every read with the first of ``words`` found in the passage, surely."""
+
+    name = "naming-reader"
+
+    def __init__(self, *words: str):
+        self.words = words
+
+    def read(self, question, passages, top_k=5, priors=None):
+        doc_id, text, start = passages[0]
+        word = next((w for w in self.words if w in text), None)
+        if word is None:
+            return []
+        at = start + text.index(word)
+        return [ReaderSpan(doc_id, at, at + len(word), word, 0.97, 0.0, 0.01, 0.97)]
+
+
+@pytest.fixture(scope="module")
+def listing_index(tmp_path_factory):
+    from conftest import FakeEmbedder
+    from qa.session import update_index
+
+    folder = tmp_path_factory.mktemp("listing")
+    (folder / "bids.txt").write_text(
+        "항만 재개발 공모 마감\n\n부산 항만 재개발 사업 공모가 마감됐다. 이번 공모에는 가람건설, 누리토건, 다온산업 등 "
+        "중견 건설사 3곳이 참여했다. 결과는 다음 달 발표된다.\n", encoding="utf-8")
+    index_dir = tmp_path_factory.mktemp("listing-index")
+    update_index([str(folder)], index_dir, FakeEmbedder())
+    return index_dir
+
+
+@pytest.mark.parametrize("question, said, answer", [
+    ("항만 재개발 공모에 참여한 건설사는 어디인가?", "건설사 3곳", "가람건설, 누리토건, 다온산업"),
+    ("항만 재개발 공모에 참여한 건설사들은 어디인가?", "누리토건", "가람건설, 누리토건, 다온산업"),
+    ("항만 재개발 공모에 참여한 건설사는 몇 곳인가?", "3곳", "3곳"),  # asks how many: the count is the answer
+    ("항만 재개발 공모에서 어느 건설사가 가장 컸나?", "누리토건", "누리토건"),  # asks for one
+])
+def test_a_reader_span_standing_for_a_list_answers_with_the_list(listing_index, fake_embedder, question, said, answer):
+    session = Session(listing_index, fake_embedder, sources=(), reader=NamingReader(said), reader_calibration=None)
+    result = session.ask(question)
+    assert result.answer == answer and result.answered_by == "reader"
+    _cited(session, result)
