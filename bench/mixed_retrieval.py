@@ -76,7 +76,7 @@ def main() -> int:
     for name, asked in questions.items():
         vectors = embedder.embed_queries([q["question"] for q in asked])
         evidence[name] = [chunk_scores(index, vector, query_terms(q["question"], index.vocabulary),
-                                       detect_language(q["question"]))
+                                       detect_language(q["question"]), question=q["question"])
                           for q, vector in zip(asked, vectors)]
     print(f"archive: {len(index.articles)} articles, {len(index.chunks)} chunks; shipped {CROSS_LANGUAGE_DENSE_BONUS}")
     languages = [index.articles[doc].lang for doc in index.articles]

@@ -32,6 +32,7 @@ from .chunk import CONTENT_TAGS, Chunk, ChunkSettings, Sentence, Token, analyzer
 from .embed import Embedder, EmbedderInfo
 from .errors import IndexCorruptError, IndexMissingError, ManifestMismatchError, QAError
 from .ingest import CLEANER_VERSION, Article, Segment
+from .names import NameIndex
 
 FORMAT_VERSION = 1
 CURRENT_FILE = "CURRENT"
@@ -108,6 +109,7 @@ class Index:
     _faiss: object = None
     _bm25: object = None
     _chunk_sentences: object = None
+    _names: object = None
 
     @property
     def vocabulary(self) -> "LexicalIndex":
@@ -123,6 +125,15 @@ class Index:
         if self._bm25 is None:
             self._bm25 = LexicalIndex(self.chunk_terms)
         return self._bm25
+
+    def names(self) -> NameIndex:
+        """Romanized Korean names per chunk (qa.names), derived from the stored tokens on first use."""
+        if self._names is None:
+            korean = {doc_id for doc_id, article in self.articles.items() if article.lang == "ko"}
+            self._names = NameIndex([c.doc_id for c in self.chunks],
+                                    ([self.sentences[s] for s in c.sentence_ids] if c.doc_id in korean else []
+                                     for c in self.chunks))
+        return self._names
 
     def chunk_sentences(self) -> np.ndarray:
         """Each chunk's sentence ids, one row per chunk, padded with the id of an extra last row (-1 after

@@ -35,6 +35,13 @@ SENTENCE_WEIGHT = {True: 0.0, False: 0.35}
 # Korean 92.5 -> 91.4 % / 98.7 -> 98.2 %; English over Korean 38 -> 56 % / 66 -> 79 %, English over English
 # 91 -> 85 % / 97 -> 93 %.
 CROSS_LANGUAGE_DENSE_BONUS: dict[str, float] = {"ko": 0.07, "en": 0.04}
+# Added to the fused score of a Korean chunk per English question name it writes in Hangul (qa.names: the
+# sum of the names' rarity, plus NAME_DOCUMENT_WEIGHT times the same sum over the chunk's article).
+# Chosen by `bench/name_bridge.py` on our 900 English questions over KorQuAD training paragraphs:
+# hit@1 48.6 -> 53.9 %, hit@5 73.6 -> 78.8 %; our English questions over held-out articles 45.8 -> 57.6 /
+# 67.8 -> 76.3 %, over our Korean news 56.3 -> 58.3 / 89.6 -> 91.7 % (reported, not chosen on).
+NAME_WEIGHT = 0.2
+NAME_DOCUMENT_WEIGHT = 0.5
 CANDIDATES = 100
 
 _HANGUL_RUN = re.compile(r"[\uac00-\ud7a3]+")
@@ -46,7 +53,7 @@ class Passage:
     chunk: Chunk
     title: str
     lang: str
-    score: float  # fused, in [0, 1]
+    score: float  # fused, in [0, 1] (capped: shared names may lift a chunk above 1 to rank it)
     dense: float  # cosine similarity of question and chunk
     lexical: float  # BM25 score divided by the best BM25 score in the collection for this question
 
@@ -94,10 +101,13 @@ class Scores:
     lexical: np.ndarray  # BM25 over the best BM25 score of the collection
     same_language: np.ndarray  # bool: the chunk's article is in the question's language
     language: str = "ko"  # the question's
+    names: np.ndarray | None = None  # English questions: the names they share with each Korean chunk (qa.names)
 
 
 def chunk_scores(index: Index, query_vector: np.ndarray, terms: list[str], language: str,
-                 sentence_weight: dict[bool, float] = SENTENCE_WEIGHT) -> Scores:
+                 sentence_weight: dict[bool, float] = SENTENCE_WEIGHT, question: str = "",
+                 name_document_weight: float = NAME_DOCUMENT_WEIGHT) -> Scores:
+    """Every chunk's evidence; the names an English ``question`` shares with Korean chunks when it is given."""
     dense = index.chunk_vectors @ query_vector
     same = np.array([index.articles[c.doc_id].lang == language for c in index.chunks], dtype=bool)
     if same.all() and sentence_weight[True] == 0.0:
@@ -110,15 +120,21 @@ def chunk_scores(index: Index, query_vector: np.ndarray, terms: list[str], langu
         lexical = index.bm25().scores(terms)
         top = float(lexical.max())
         lexical = lexical / top if top > 0 else lexical
-    return Scores(dense, best_sentence, lexical, same, language)
+    names = None
+    if question and language == "en" and not same.all():
+        names = np.zeros(len(index.chunks), dtype=np.float32)
+        for chunk, score in index.names().scores(question, name_document_weight).items():
+            names[chunk] = score
+    return Scores(dense, best_sentence, lexical, same, language, names)
 
 
 def fuse(scores: Scores, sentence_weight: dict[bool, float] = SENTENCE_WEIGHT,
          lexical_weight: dict[bool, float] = LEXICAL_WEIGHT,
-         cross_language_bonus: float | None = None) -> np.ndarray:
-    """Fused score in [0, 1]: the dense side (chunk and best-sentence cosine mixed by language, other-language
+         cross_language_bonus: float | None = None, name_weight: float = NAME_WEIGHT) -> np.ndarray:
+    """Fused score: the dense side (chunk and best-sentence cosine mixed by language, other-language
     chunks raised by ``cross_language_bonus``, default CROSS_LANGUAGE_DENSE_BONUS for the question's
-    language), min-max scaled over the collection, and the lexical side, weighted by language."""
+    language), min-max scaled over the collection, and the lexical side, weighted by language, in [0, 1];
+    plus ``name_weight`` times the names shared with the question, if any."""
     if cross_language_bonus is None:
         cross_language_bonus = CROSS_LANGUAGE_DENSE_BONUS.get(scores.language, 0.0)
     mix = np.where(scores.same_language, sentence_weight[True], sentence_weight[False])
@@ -126,14 +142,15 @@ def fuse(scores: Scores, sentence_weight: dict[bool, float] = SENTENCE_WEIGHT,
     low, high = float(dense.min()), float(dense.max())
     dense_scaled = (dense - low) / (high - low) if high > low else np.ones_like(dense)
     weights = np.where(scores.same_language, lexical_weight[True], lexical_weight[False])
-    return (1 - weights) * dense_scaled + weights * scores.lexical
+    fused = (1 - weights) * dense_scaled + weights * scores.lexical
+    return fused if scores.names is None else fused + name_weight * scores.names
 
 
 def retrieve(index: Index, embedder: Embedder, question: str, k: int = 5) -> Retrieval:
     language = detect_language(question)
     query_vector = embedder.embed_queries([question])[0]
     terms = query_terms(question, index.vocabulary)
-    scores = chunk_scores(index, query_vector, terms, language)
+    scores = chunk_scores(index, query_vector, terms, language, question=question)
     fused = fuse(scores)
     # Stable sort on (-score, chunk id): equal scores always come out in the same order.
     order = np.lexsort((np.arange(len(fused)), -fused))[:k]
@@ -142,7 +159,7 @@ def retrieve(index: Index, embedder: Embedder, question: str, k: int = 5) -> Ret
             chunk=index.chunks[i],
             title=index.articles[index.chunks[i].doc_id].title,
             lang=index.articles[index.chunks[i].doc_id].lang,
-            score=float(fused[i]),
+            score=min(float(fused[i]), 1.0),
             dense=float(scores.dense[i]),
             lexical=float(scores.lexical[i]),
         )

@@ -97,3 +97,26 @@ def test_best_sentence_scores_are_each_chunks_maximum(seeds_index_fake):
     expected = [max(sentence[sid] for sid in chunk.sentence_ids) for chunk in index.chunks]
     np.testing.assert_allclose(scores.best_sentence, expected, rtol=1e-6)
     assert not scores.same_language.any()  # the seeds are Korean
+
+
+@pytest.mark.slow
+def test_an_english_questions_names_lift_the_korean_chunks_writing_them(seeds_index_fake):
+    from qa.retrieve import NAME_WEIGHT, chunk_scores, fuse
+
+    embedder = FakeEmbedder()
+    index = load_index(seeds_index_fake, embedder.info)
+    question = "What AI service will Kakao launch?"
+    vector = embedder.embed_queries([question])[0]
+    scores = chunk_scores(index, vector, query_terms(question, index.vocabulary), "en", question=question)
+    naming = {i for i, chunk in enumerate(index.chunks) if "카카오" in chunk.text}
+    assert naming and naming <= set(np.flatnonzero(scores.names).tolist())
+    lifted = fuse(scores) - fuse(scores, name_weight=0.0)
+    np.testing.assert_allclose(lifted, NAME_WEIGHT * scores.names, rtol=1e-6)
+    assert min(lifted[i] for i in naming) > max(lifted[i] for i in range(len(index.chunks)) if i not in naming)
+    best = retrieve(index, embedder, question, k=1).passages[0]
+    assert "카카오" in best.chunk.text and best.score <= 1.0
+    # Korean questions, and English ones without a name, leave the scores alone
+    korean = "카카오는 어떤 서비스를 출시하나?"
+    assert chunk_scores(index, vector, query_terms(korean, index.vocabulary), "ko", question=korean).names is None
+    plain = chunk_scores(index, vector, [], "en", question="what will the company launch?")
+    assert not plain.names.any()
