@@ -17,8 +17,8 @@ Questions (tests/data/dev/, see its README):
   articles): Korean and English questions, answerable and near misses it does not answer.
 
 Every question goes through the real Session with the reader; the reader's best span of each chunk it reads
-as the Session takes it (unit check, list widening; its support and the no-answer probability) and the rule-based span with its own calibrated confidence are
-kept, then the Session's rule (the first of the top 3 reads — ``--passages`` — whose span beats no-answer with
+as the Session takes it (unit check, list widening; its support and the no-answer probability) and the
+rule-based span with its own calibrated confidence are kept, then the Session's rule (the first of the top 3 reads — ``--passages`` — whose span beats no-answer with
 support >= threshold and whose calibrated confidence clears the floor, else rules if confident, else
 decline) is replayed for each threshold and floor, and against rules alone. Printed per language: right
 answers (F1 >= 0.5), right declines, mean F1 over answerable questions.

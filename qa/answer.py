@@ -1099,7 +1099,8 @@ def _enumerations(tokens: list[Token]) -> list[tuple[int, int]]:
     """Bare lists of names or nouns in one sentence's tokens, as (start, end) offsets: two or more items
     joined by ',', '·', '와/과', '및'. An item is a run of nominal tokens; '등' and a word opening with a
     number ('솔라링크 4개 기업') end it, and the end items are cut to the middle ones' length
-    (``_trimmed_ends``: '협력사 대성소재, 미래케미칼, 한빛가스' lists '대성소재, …'). Korean tokens only: English words are all tagged SL."""
+    (``_trimmed_ends``: '협력사 대성소재, 미래케미칼, 한빛가스' lists '대성소재, …'). Korean tokens only:
+    English words are all tagged SL."""
     segments: list[tuple[str, int, int]] = []  # ('item', first, last) or ('joiner', k, k); anything else ends a list
     quoted_until = -1
     for k, token in enumerate(tokens):
@@ -1171,8 +1172,8 @@ def _words(first: int, last: int, tokens: list[Token]) -> list[int]:
 def _trimmed_ends(items: list[tuple[str, int, int]], tokens: list[Token]) -> tuple[int, int]:
     """The list's (start, end) with its end items cut to as many words as the middle ones have at most
     (the first item's last words; the last item sheds trailing common nouns): a modifier before the list
-    ('국내 협력사 A, B, C') or a head after it ('A, B, C 협력사') is not part of the items. A two-item list only cuts its first item
-    to the second's length (Korean modifiers come before)."""
+    ('국내 협력사 A, B, C') or a head after it ('A, B, C 협력사') is not part of the items. A two-item list
+    only cuts its first item to the second's length (Korean modifiers come before)."""
     middle = items[1:-1] or items[1:]
     widest = max(len(_words(first, last, tokens)) for _, first, last in middle)
     _, first, last = items[0]
@@ -1184,7 +1185,8 @@ def _trimmed_ends(items: list[tuple[str, int, int]], tokens: list[Token]) -> tup
     return tokens[opening].start, tokens[last].end
 
 
-def enumeration_for(text: str, start: int, end: int, tokens: list[Token], *, items_wanted: bool) -> tuple[int, int] | None:
+def enumeration_for(text: str, start: int, end: int, tokens: list[Token], *,
+                    items_wanted: bool) -> tuple[int, int] | None:
     """The list a reader span stands for, as (start, end), or None. A count summing a list up ('4곳',
     '국내외 4개 기업' right after 'A, B, C 등' or right before '은 A, B, C') stands for the list it counts:
     for a question that does not ask how many, the reader's mass on the count is mass on the list. With

@@ -172,7 +172,8 @@ class NameIndex:
         bigrams (a Dice of at least DICE_MIN needs DICE_MIN / (2 - DICE_MIN) of ``key``'s bigrams shared)."""
         found = [k for k in ("#" + key, key) if k in self.key_chunks]
         if len(key) >= PREFIX_MIN:
-            found += [k for k in self.keys_opening.get(key[:PREFIX_MIN], ()) if k != key and (k.startswith(key) or key.startswith(k))]
+            found += [k for k in self.keys_opening.get(key[:PREFIX_MIN], ())
+                      if k != key and (k.startswith(key) or key.startswith(k))]
         wanted = _bigrams(key)
         if len(key) < 4 or not wanted:
             return found
