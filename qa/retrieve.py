@@ -53,7 +53,7 @@ class Passage:
     chunk: Chunk
     title: str
     lang: str
-    score: float  # fused, in [0, 1] (capped: shared names may lift a chunk above 1 to rank it)
+    score: float  # fused, in [0, 1] (divided by the best when shared names lift it above 1)
     dense: float  # cosine similarity of question and chunk
     lexical: float  # BM25 score divided by the best BM25 score in the collection for this question
 
@@ -154,12 +154,15 @@ def retrieve(index: Index, embedder: Embedder, question: str, k: int = 5) -> Ret
     fused = fuse(scores)
     # Stable sort on (-score, chunk id): equal scores always come out in the same order.
     order = np.lexsort((np.arange(len(fused)), -fused))[:k]
+    # Shared names can lift scores above 1: scale them back so that the best is 1 and the rest keep their
+    # distance below it (the reader reads log(score) as a prior).
+    scale = max(1.0, float(fused[order[0]])) if len(order) else 1.0
     passages = [
         Passage(
             chunk=index.chunks[i],
             title=index.articles[index.chunks[i].doc_id].title,
             lang=index.articles[index.chunks[i].doc_id].lang,
-            score=min(float(fused[i]), 1.0),
+            score=float(fused[i]) / scale,
             dense=float(scores.dense[i]),
             lexical=float(scores.lexical[i]),
         )
