@@ -368,7 +368,7 @@ class Session:
         name of a list when the question asks for several."""
         if best is None or analysis.answer_type in ("number", "date") or self.index.articles[best.doc_id].lang != "ko":
             return best
-        sentence = next((s for s in sentences if s.start <= best.start < s.end), None)
+        sentence = _sentence_at(sentences, best.start)
         bounds = sentence and enumeration_for(best.text, best.start, best.end, sentence.tokens,
                                               items_wanted=analysis.asks_for_list)
         if not bounds:
@@ -380,7 +380,7 @@ class Session:
         """Where a reader span ends once a fused particle and, for a person, the affiliation are cut off."""
         end = without_trailing_particles(best.start, best.end, [t for s in sentences for t in s.tokens])
         if analysis.answer_type == "person":
-            opening = next((s for s in sentences if s.start <= best.start < s.end), None)
+            opening = _sentence_at(sentences, best.start)
             end = name_without_affiliation(best.start, end, opening) if opening else end
         return end
 
@@ -421,6 +421,11 @@ class Session:
                 similarity = float(self.index.sentence_vectors[sid] @ query_vector)
                 seen[sid] = EvidenceSentence(sentence, passage.title, similarity, passage.score, rank)
         return list(seen.values())
+
+
+def _sentence_at(sentences, offset: int):
+    """The sentence of ``sentences`` holding the character at ``offset``, or None."""
+    return next((s for s in sentences if s.start <= offset < s.end), None)
 
 
 def first_sure_or_most_confident(reads: Iterable[tuple[float, T]], sure: float = READER_SURE) -> tuple[float, T] | None:
