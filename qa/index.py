@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -32,7 +32,9 @@ from .chunk import CONTENT_TAGS, Chunk, ChunkSettings, Sentence, Token, analyzer
 from .embed import Embedder, EmbedderInfo
 from .errors import IndexCorruptError, IndexMissingError, ManifestMismatchError, QAError
 from .ingest import CLEANER_VERSION, Article, Segment
-from .names import NameIndex
+
+if TYPE_CHECKING:
+    from .names import NameIndex
 
 FORMAT_VERSION = 1
 CURRENT_FILE = "CURRENT"
@@ -127,8 +129,11 @@ class Index:
         return self._bm25
 
     def names(self) -> NameIndex:
-        """Romanized Korean names per chunk (qa.names), derived from the stored tokens on first use."""
+        """Romanized Korean names per chunk (qa.names), derived from the stored tokens on first use (and
+        imported then: Korean questions never pay for it)."""
         if self._names is None:
+            from .names import NameIndex
+
             korean = {doc_id for doc_id, article in self.articles.items() if article.lang == "ko"}
             self._names = NameIndex([c.doc_id for c in self.chunks],
                                     ([self.sentences[s] for s in c.sentence_ids] if c.doc_id in korean else []
