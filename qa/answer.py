@@ -230,8 +230,12 @@ def _numeric_fit(units: list[str]) -> tuple[dict[str, float], str | None]:
     return {"number": 1.0, "date": 0.05}, unit
 
 
+_TITLE_ENDINGS = tuple(sorted(t for t in _TITLES if len(t) >= 2))  # '하원의원' ends with '의원'
+_ORG_ENDINGS = tuple(s for s in _ORG_SUFFIXES if len(s) >= 2)
+
+
 def _is_title(form: str) -> bool:
-    return form in _TITLES or any(form.endswith(t) for t in _TITLES if len(t) >= 2)  # '하원의원'
+    return form in _TITLES or form.endswith(_TITLE_ENDINGS)
 
 
 _EOJEOL = re.compile(r"\S+")
@@ -292,7 +296,7 @@ def _name_word(word: str, tokens: list[Token]) -> bool:
 def _affiliation(word: str) -> bool:
     return (
         word in _KNOWN_PLACES
-        or any(word.endswith(s) for s in _ORG_SUFFIXES if len(s) >= 2)
+        or word.endswith(_ORG_ENDINGS)
         or (len(word) >= 3 and word.endswith("대"))  # '예일대', '서울대'
         or word.isupper()  # 'CNN', 'UCLA'
     )
@@ -323,7 +327,7 @@ def _name_fit(sentence: Sentence, first: int, last: int) -> dict[str, float]:
     if last_form in _KNOWN_PLACES or "".join(forms) in _KNOWN_PLACES or len("".join(forms)) == 1:
         person = 0.0  # '중국', '미국'; one syllable is no name ('미 의원': the US, abbreviated)
     org = 0.0
-    if any(last_form.endswith(s) for s in _ORG_SUFFIXES) and (names or len(last_form) > 2):
+    if last_form.endswith(_ORG_SUFFIXES) and (names or len(last_form) > 2):
         org = 0.9 if names else 0.6
     elif all(t.tag == "SL" and t.form.isupper() and len(t.form) >= 2 for t in span):
         org = 0.7
@@ -332,7 +336,7 @@ def _name_fit(sentence: Sentence, first: int, last: int) -> dict[str, float]:
     place = 0.0
     if last_form in _KNOWN_PLACES or "".join(forms) in _KNOWN_PLACES:
         place = 1.0
-    elif any(last_form.endswith(s) for s in _PLACE_SUFFIXES) and len(last_form) >= 2:
+    elif last_form.endswith(_PLACE_SUFFIXES) and len(last_form) >= 2:
         place = 0.7 if names else 0.5
     elif names:
         place = 0.4
