@@ -78,6 +78,10 @@ READER_SURE = 0.95
 # had rightly found nothing: on the dev sets 11 right and 30 wrong such answers. 0.7 (bench/reader_threshold.py,
 # chosen with the settings above) keeps the confident ones.
 RULES_FLOOR_AFTER_READER = 0.7
+# A chunk retrieved at less than this share of the best chunk's score is not read: its spans carry that
+# score as their prior and rarely win, and each read costs ~0.1 s. Chosen by bench/reader_threshold.py as
+# the largest share that loses neither net nor right answers on dev against reading all READER_PASSAGES.
+READER_SKIP_BELOW = 0.7
 # Spans of a read the answer is chosen from; a list question looks further: the reader ranks single names
 # of a list, and phrases around it, above the list.
 READER_NBEST = 5
@@ -294,7 +298,8 @@ class Session:
         best span beats the no-answer option with a ``support`` (the probability of the spans overlapping
         it: the reader's belief that the answer lies there) reaching the reader's floor and a calibrated
         confidence reaching the language's floor; the first accepted read at READER_SURE ends the reading,
-        else the most confident accepted read of the READER_PASSAGES answers. One chunk per read, as the
+        else the most confident accepted read of the READER_PASSAGES answers (of those retrieved at
+        READER_SKIP_BELOW of the best chunk's score or more). One chunk per read, as the
         reader was trained: reading the top 3 in one softmax split the support between
         chunks of one topic and declined far more (bench/reader_passages.py: KorQuAD held-out reader-only
         F1 52.7 jointly vs 79.1 one at a time, 1.26 windows per question instead of 3).
@@ -315,6 +320,8 @@ class Session:
         def accepted_reads():
             floor = self.reader_floor.get(result.language, self.decline_threshold)
             for rank, passage in enumerate(result.passages[:READER_PASSAGES]):
+                if rank and passage.score < READER_SKIP_BELOW * result.passages[0].score:
+                    break  # passages come best first
                 chunk = passage.chunk
                 text = self.index.articles[chunk.doc_id].text[chunk.start : chunk.end]
                 spans = self._reader.read(question, [(chunk.doc_id, text, chunk.start)],
