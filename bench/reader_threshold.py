@@ -341,7 +341,7 @@ def main() -> int:
 
     full = net_and_right(0.0)
     skip = max(s for s in SKIP_BELOW if all(a >= b for a, b in zip(net_and_right(s), full)))
-    print(f"chosen READER_SKIP_BELOW = {skip} (shipped {qa.session.READER_SKIP_BELOW})")
+    print(f"chosen READER_SKIP_BELOW = {skip} (shipped {SHIPPED.skip_below})")  # the collector zeroes the module's
     chosen_ids = {r["id"] for subset in by_lang.values() for r in subset}
     print("every set: chosen settings | shipped ones")
     for name in sorted({r["set"] for r in rows}):
