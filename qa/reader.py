@@ -412,11 +412,8 @@ def _load_e5_onnx(entry, entries) -> Reader:
     problems = verify(base)
     if problems:
         raise ModelError(f"refusing to load {entry.name}'s base: " + "; ".join(str(p) for p in problems))
-    from .models import cache_dir
-
-    folder, cache = entry.resolved_dir(), cache_dir()
-    return load_onnx_reader(folder / entry.files[0].path, base.resolved_dir() / base.files[0].path, name=entry.name,
-                            cache_dir=None if cache is None else cache / "reader")
+    folder = entry.resolved_dir()
+    return load_onnx_reader(folder / entry.files[0].path, base.resolved_dir() / base.files[0].path, name=entry.name)
 
 
 def load_e5_reader(delta_path, base_weights, name: str = "e5-reader", *, max_length: int = 256,

@@ -154,10 +154,8 @@ def _lock(tmp_path: Path, graph: Path, digest: str | None = None) -> Path:
 def test_reader_loads_from_models_lock_with_its_base(tmp_path, monkeypatch, tiny_graphs):
     _, _, int8 = tiny_graphs
     monkeypatch.setenv(models.LOCK_ENV, str(_lock(tmp_path, int8)))
-    monkeypatch.setenv(models.CACHE_ENV, str(tmp_path / "cache"))
     reader = load_reader()
     assert reader.name == "tiny-e5-reader"
-    assert len(list((tmp_path / "cache" / "reader").glob("*.onnx"))) == 1  # its optimized graph, for next time
     spans = reader.read("What rate did the Bank of Korea hold?", [("en", ENGLISH, 0)])
     assert all(ENGLISH[s.start : s.end] == s.text for s in spans)
 
@@ -217,47 +215,3 @@ def test_torch_and_onnx_runners_share_the_reader_contract(e5_file, piece_tokeniz
     via_onnx = Reader(OnnxRunner(session(fp32), WordRows(e5_file), piece_tokenizer.pad), windows).read("기준금리?", passages)
     assert [(s.doc_id, s.start, s.end) for s in via_torch] == [(s.doc_id, s.start, s.end) for s in via_onnx]
     assert [s.score for s in via_torch] == pytest.approx([s.score for s in via_onnx], abs=1e-4)
-
-
-def test_optimized_graph_cache_gives_identical_logits_and_is_reused(e5_file, piece_tokenizer, tiny_graphs, tmp_path):
-    from qa.e5reader import OnnxRunner, WordRows, session
-
-    _, _, int8 = tiny_graphs
-    _, windows = _windows(piece_tokenizer)
-    rows = WordRows(e5_file)
-
-    def logits(runtime):
-        return OnnxRunner(runtime, rows, piece_tokenizer.pad, batch_size=3).logits(windows)
-
-    plain = logits(session(int8, threads=1))
-    cache = tmp_path / "reader-cache"
-    first = logits(session(int8, threads=1, cache_dir=cache))  # optimizes and saves
-    saved = list(cache.iterdir())
-    assert len(saved) == 1 and saved[0].suffix == ".onnx" and saved[0].stat().st_size > 0
-    stamp = saved[0].stat().st_mtime_ns
-    second = logits(session(int8, threads=1, cache_dir=cache))  # loads the saved copy
-    assert list(cache.iterdir()) == saved and saved[0].stat().st_mtime_ns == stamp
-    for got in (first, second):
-        for expected_rows, got_rows in zip(plain, got):
-            for expected, actual in zip(expected_rows, got_rows):
-                np.testing.assert_array_equal(expected, actual)
-
-
-def test_damaged_or_unwritable_graph_cache_still_serves_the_reader(e5_file, piece_tokenizer, tiny_graphs, tmp_path):
-    from qa.e5reader import OnnxRunner, WordRows, session
-
-    _, _, int8 = tiny_graphs
-    _, windows = _windows(piece_tokenizer)
-    rows = WordRows(e5_file)
-    plain = OnnxRunner(session(int8, threads=1), rows, piece_tokenizer.pad).logits(windows)
-    cache = tmp_path / "reader-cache"
-    session(int8, threads=1, cache_dir=cache)
-    (saved,) = cache.iterdir()
-    saved.write_bytes(b"not an onnx graph")  # e.g. a disk that filled up under another tool
-    again = OnnxRunner(session(int8, threads=1, cache_dir=cache), rows, piece_tokenizer.pad).logits(windows)
-    np.testing.assert_array_equal(plain[0][0], again[0][0])
-    assert saved.stat().st_size > 1000  # rebuilt
-    blocked = tmp_path / "a-file"
-    blocked.write_text("x")  # the cache folder cannot be made under a file
-    served = OnnxRunner(session(int8, threads=1, cache_dir=blocked / "reader"), rows, piece_tokenizer.pad).logits(windows)
-    np.testing.assert_array_equal(plain[0][0], served[0][0])
