@@ -99,7 +99,11 @@ def collect(archives: tuple[str, ...] = ARCHIVES) -> list[dict]:
 
     def listed(session, best, analysis, sentences):  # the read's best span as the Session takes it
         best = original_listed(session, best, analysis, sentences)
-        seen.setdefault("reads", []).append(best)
+        answered = best  # and as it would answer: without a fused particle ('823억 원을' -> '823억 원')
+        if best is not None:
+            end = session._reader_span_end(best, sentences, analysis)
+            answered = replace(best, end=end, text=session.index.articles[best.doc_id].text[best.start : end])
+        seen.setdefault("reads", []).append(answered)
         return best
 
     qa.session.Session._listed = listed
