@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Container
 
 from .chunk import Sentence, Token
-from .question import CURRENCY, CURRENCY_UNITS, QuestionAnalysis, canonical_unit
+from .question import QuestionAnalysis, canonical_unit, unit_satisfies
 
 # Maximises correct answers + correct declines on the fitted part of the dev sets (bench/calibrate.py).
 DEFAULT_DECLINE_THRESHOLD = 0.28
@@ -210,8 +211,14 @@ def _finer_calendar(previous: str, next_unit: str) -> bool:
 
 
 def _unit_ending(word: str) -> str | None:
-    """The canonical unit a word is or ends with: '달러', '만달러' -> '달러'; '%'."""
-    return canonical_unit(word) or canonical_unit(word[-2:]) or canonical_unit(word[-1:])
+    """The canonical unit a word is or ends with: '달러', '만달러' -> '달러'; '%'; a span of time ending in
+    '간' is counted in its unit ('7일간', '3개월간')."""
+    if word.isascii():  # a Latin unit is a whole word: 'mm' is no 'm'
+        return canonical_unit(word)
+    unit = canonical_unit(word) or canonical_unit(word[-2:]) or canonical_unit(word[-1:])
+    if unit is None and len(word) > 1 and word.endswith("간"):
+        return _unit_ending(word[:-1])
+    return unit
 
 
 def _numeric_fit(units: list[str]) -> tuple[dict[str, float], str | None]:
@@ -769,7 +776,7 @@ def _score(
 
     unit_agrees = unit_disagrees = 0.0
     if analysis.unit_hint and analysis.answer_type == "number":
-        if candidate.unit == analysis.unit_hint or (analysis.unit_hint == CURRENCY and candidate.unit in CURRENCY_UNITS):
+        if unit_satisfies(analysis.unit_hint, candidate.unit):
             unit_agrees = 1.0
         elif candidate.unit is not None:
             unit_disagrees = 1.0
@@ -1241,13 +1248,11 @@ def unit_conflict(analysis: QuestionAnalysis, text: str) -> bool:
     if not hint or analysis.answer_type != "number" or not any(ch.isdigit() for ch in text):
         return False
     units = set()
-    for word in _UNIT_WORD.findall(text):
+    for word in _UNIT_WORD.findall(unicodedata.normalize("NFKC", text)):  # '㎞' -> 'km'
         unit = _unit_ending(word)
         if unit:
             units.add(unit)
-    if not units or hint in units or (hint == CURRENCY and units & CURRENCY_UNITS):
-        return False
-    return True
+    return bool(units) and not any(unit_satisfies(hint, unit) for unit in units)
 
 
 def gloss(text: str) -> str | None:

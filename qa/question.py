@@ -92,8 +92,20 @@ _MONEY_WORDS = frozenset(
 _KO_MONEY_HEADS = ("금액", "액수", "비용", "돈", "투자액", "투자 규모", "예산", "매출", "가격", "손실", "피해액", "지출")
 
 
+# A unit hint that any unit of time satisfies: 'how long did it take' asks for hours or days, not km.
+DURATION = "duration"
+DURATION_UNITS = frozenset({"시간", "분", "초", "일", "개월", "년"})
+_DURATION_VERBS = frozenset("take takes took taken last lasts lasted wait waited waiting stay stayed spend spent "
+                            "shut closed suspended delayed halted serve served".split())
+
+
 def canonical_unit(form: str) -> str | None:
     return _UNIT_OF_FORM.get(form.lower())
+
+
+def unit_satisfies(hint: str, unit: str | None) -> bool:
+    """Whether a span's canonical ``unit`` is what a question's ``unit_hint`` asks for."""
+    return unit == hint or (hint == CURRENCY and unit in CURRENCY_UNITS) or (hint == DURATION and unit in DURATION_UNITS)
 
 
 # --- Korean --------------------------------------------------------------------------------------------
@@ -430,6 +442,8 @@ def _analyze_english(text: str) -> QuestionAnalysis:
             # the counted noun may follow an adjective or two: 'how many plainclothes police officers'
             unit_hint = next((canonical_unit(w) for w in low[i + 2 : i + 5] if canonical_unit(w)), None)
             unit_hint = unit_hint or {"long": None, "old": "세"}.get(nxt)
+            if unit_hint is None and nxt == "long" and ((i and low[i - 1] == "for") or _DURATION_VERBS & set(low)):
+                unit_hint = DURATION  # 'how long did the closure last', not 'how long is the bridge'
             if unit_hint is None and nxt == "much" and any(w in _MONEY_WORDS for w in low):
                 unit_hint = CURRENCY  # 'how much money/did it cost/invest'
             elif unit_hint is None and nxt == "many" and i + 2 < len(low) and low[i + 2].endswith("s"):
@@ -443,7 +457,7 @@ def _analyze_english(text: str) -> QuestionAnalysis:
                     break
             if answer_type is None:
                 answer_type, wh_span = ("other" if nxt in ("is", "was", "are", "were", "does", "did", "do") and w == "what" else "thing"), span(i, i)
-            if head in ("percentage", "percent", "share", "rate", "proportion", "fraction"):
+            if head in ("percentage", "percent", "share", "rate", "proportion", "fraction", "ratio"):
                 unit_hint = "%"
         elif w == "why" or (w == "how" and answer_type is None):
             answer_type, wh_span = "other", span(i, i)

@@ -237,6 +237,14 @@ def test_person_named_before_an_affiliation_and_title(kiwi):
     ("몇 개국이 참여했나?", "12개국", False),  # no unit recognised: no conflict claimed
     ("몇 퍼센트가 찬성했나?", "절반 이상", False),  # no digits: not a number span to judge
     ("누가 의혹을 제기했나?", "2020년", False),  # the question asks for no unit
+    ("How many passengers a day does the line expect?", "7일간", True),  # a span of days, not people
+    ("How many passengers a day does the line expect?", "9만 8000명", False),
+    ("How long did the closure of the highway last?", "4.8㎞", True),  # a distance for a duration
+    ("How long did the closure of the highway last?", "21시간", False),
+    ("How long did the closure of the highway last?", "3개월간", False),
+    ("How long is the new bridge?", "4.8㎞", False),  # a length is asked: no duration claimed
+    ("다리의 길이는 몇 미터인가?", "4.8㎞", True),
+    ("다리의 길이는 몇 미터인가?", "98.5㎜", False),  # 'mm' is no unit we know, and no 'm'
 ])
 def test_unit_conflict_only_for_numbers_with_a_contradicting_unit(question, span, conflicts):
     assert unit_conflict(analyze_question(question), span) is conflicts

@@ -47,6 +47,10 @@ def test_answer_type(question, answer_type):
         ("How many dollars did it cost?", "달러"),
         ("What share of the market does Nvidia hold?", "%"),
         ("Who founded DeepSeek?", None),
+        ("How long does a ride on the new line take?", "duration"),
+        ("For how long was the road shut?", "duration"),
+        ("How long is the new line?", None),  # a length, or a duration: not said
+        ("What is the ratio of deposits to prices?", "%"),
     ],
 )
 def test_unit_hint(question, unit):
