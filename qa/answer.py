@@ -1202,8 +1202,15 @@ def enumeration_for(text: str, start: int, end: int, tokens: list[Token], *,
     '국내외 4개 기업' right after 'A, B, C 등' or right before '은 A, B, C') stands for the list it counts:
     for a question that does not ask how many, the reader's mass on the count is mass on the list. With
     ``items_wanted`` (the question asks for several) a span overlapping a list (one of its names, or the
-    list running on into the next clause) stands for the whole list."""
+    list running on into the next clause) stands for the whole list. The nouns right after 'A, B, C 등' say
+    what the listed things are ('소재·장비 업체'): such a span stands for the list too."""
     lists = _enumerations(tokens)
+    for a, b in lists:  # 'A, B, C 등 소재·장비 업체': the things the list gives examples of
+        gap = [t for t in tokens if b <= t.start and t.end <= start]
+        if b <= start and start - b <= _GAP_MAX_CHARS and gap and gap[0].form == "등" and len(gap) == 1 and \
+                len(text.split()) <= 3 and all(t.tag in _NOUNISH or _is_list_joiner(t)
+                                               for t in tokens if start <= t.start and t.end <= end):
+            return a, b
     if items_wanted:
         overlapping = [(a, b) for a, b in lists if a <= start < b]  # one opening before the list is another phrase
         if overlapping:

@@ -363,6 +363,18 @@ def test_a_count_summing_up_a_list_stands_for_the_list(kiwi, text, count):
 
 
 @pytest.mark.slow
+def test_the_nouns_after_a_lists_etc_stand_for_the_list(kiwi):
+    text = "가람건설, 누리토건, 다온산업 등 중견 건설사가 공모에 참여했다."
+    assert _widened(text, "중견 건설사", kiwi, items_wanted=False) == "가람건설, 누리토건, 다온산업"
+    text = "가람건설, 누리토건, 다온산업 등 자재·장비 업체가 공장을 짓는다."
+    assert _widened(text, "자재·장비 업체", kiwi, items_wanted=True) == "가람건설, 누리토건, 다온산업"
+    # not right after '등', or a clause rather than nouns: no
+    assert _widened("가람건설, 누리토건 등이 참여한 공모에서 중견 건설사가 탈락했다.", "중견 건설사", kiwi,
+                    items_wanted=False) is None
+    assert _widened(text, "자재·장비 업체가 공장을 짓는다", kiwi, items_wanted=False) is None
+
+
+@pytest.mark.slow
 def test_a_count_apart_from_any_list_stands_for_nothing_else(kiwi):
     text = "가람건설, 누리토건, 다온산업이 참여한 공모에서 지역 업체 3곳이 탈락했다."
     assert _widened(text, "3곳", kiwi, items_wanted=False) is None  # a clause between: other companies
