@@ -1089,7 +1089,7 @@ def list_items(start: int, end: int, tokens: list[Token]) -> int:
     """How many items ``[start, end)`` names when it is a bare list of names or nouns ('티앤수즈신, 무시,
     비런테크놀로지, 쑤이위안': 4, '텐센트와 알리바바, 바이트댄스': 3, 'Tencent, Alibaba and ByteDance': 3);
     1 for anything else: a span with a verb or a case particle is a clause, not a list."""
-    inside = [t for t in tokens if start <= t.start and t.end <= end]
+    inside = _tokens_within(tokens, start, end)
     joiners = 0
     for position, token in enumerate(inside):
         if _is_list_joiner(token):
@@ -1206,10 +1206,10 @@ def enumeration_for(text: str, start: int, end: int, tokens: list[Token], *,
     what the listed things are ('소재·장비 업체'): such a span stands for the list too."""
     lists = _enumerations(tokens)
     for a, b in lists:  # 'A, B, C 등 소재·장비 업체': the things the list gives examples of
-        gap = [t for t in tokens if b <= t.start and t.end <= start]
+        gap = _tokens_within(tokens, b, start)
         if b <= start and start - b <= _GAP_MAX_CHARS and gap and gap[0].form == "등" and len(gap) == 1 and \
                 len(text.split()) <= 3 and all(t.tag in _NOUNISH or _is_list_joiner(t)
-                                               for t in tokens if start <= t.start and t.end <= end):
+                                               for t in _tokens_within(tokens, start, end)):
             return a, b
     if items_wanted:
         overlapping = [(a, b) for a, b in lists if a <= start < b]  # one opening before the list is another phrase
@@ -1219,16 +1219,20 @@ def enumeration_for(text: str, start: int, end: int, tokens: list[Token], *,
         return None
     for a, b in lists:
         if b <= start:  # 'A, B, C 등 4곳' / 'A, B, C 등 소재·장비 업체 4곳'
-            gap = [t for t in tokens if b <= t.start and t.end <= start]
+            gap = _tokens_within(tokens, b, start)
             if start - b <= _GAP_MAX_CHARS and all(t.form == "등" or t.tag.startswith("J") for t in gap):
                 return a, b
             if gap and gap[0].form == "등" and start - b <= _DESCRIBED_GAP_MAX_CHARS and all(
                     t.tag in _NOUNISH or _is_list_joiner(t) or t.tag == "JKG" for t in gap[1:]):
                 return a, b
         elif end <= a and a - end <= _GAP_MAX_CHARS and all(  # '협력사 4곳은 A, B, C'
-                t.tag.startswith("J") or t.form in (":", "：") for t in tokens if end <= t.start and t.end <= a):
+                t.tag.startswith("J") or t.form in (":", "：") for t in _tokens_within(tokens, end, a)):
             return a, b
     return None
+
+
+def _tokens_within(tokens: list[Token], start: int, end: int) -> list[Token]:
+    return [t for t in tokens if start <= t.start and t.end <= end]
 
 
 def name_without_affiliation(start: int, end: int, sentence: Sentence) -> int:

@@ -80,7 +80,8 @@ READER_SURE = 0.95
 RULES_FLOOR_AFTER_READER = 0.7
 # A chunk retrieved at less than this share of the best chunk's score is not read: its spans carry that
 # score as their prior and rarely win, and each read costs ~0.1 s. Chosen by bench/reader_threshold.py as
-# the largest share that loses neither net nor right answers on dev against reading all READER_PASSAGES.
+# the largest share that loses neither net nor right answers against reading all READER_PASSAGES, on the
+# dev sets and the Korean training-article questions.
 READER_SKIP_BELOW = 0.7
 # Spans of a read the answer is chosen from; a list question looks further: the reader ranks single names
 # of a list, and phrases around it, above the list.
