@@ -1205,12 +1205,10 @@ def enumeration_for(text: str, start: int, end: int, tokens: list[Token], *,
     list running on into the next clause) stands for the whole list. The nouns right after 'A, B, C 등' say
     what the listed things are ('소재·장비 업체'): such a span stands for the list too."""
     lists = _enumerations(tokens)
-    for a, b in lists:  # 'A, B, C 등 소재·장비 업체': the things the list gives examples of
-        gap = _tokens_within(tokens, b, start)
-        if b <= start and start - b <= _GAP_MAX_CHARS and gap and gap[0].form == "등" and len(gap) == 1 and \
-                len(text.split()) <= 3 and all(t.tag in _NOUNISH or _is_list_joiner(t)
-                                               for t in _tokens_within(tokens, start, end)):
-            return a, b
+    if len(text.split()) <= 3 and all(t.tag in _NOUNISH or _is_list_joiner(t) for t in _tokens_within(tokens, start, end)):
+        for a, b in lists:  # 'A, B, C 등 소재·장비 업체': the things the list gives examples of
+            if b <= start and start - b <= _GAP_MAX_CHARS and [t.form for t in _tokens_within(tokens, b, start)] == ["등"]:
+                return a, b
     if items_wanted:
         overlapping = [(a, b) for a, b in lists if a <= start < b]  # one opening before the list is another phrase
         if overlapping:
