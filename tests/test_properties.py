@@ -89,7 +89,9 @@ def check_offsets(article, analyzer) -> None:
     assert covered == set(range(len(sentences)))
 
 
-@settings(max_examples=300, deadline=None)
+# Three in four arbitrary strings are no article (make_article refuses them), so the filtering is expected:
+# without the suppression Hypothesis' health check failed the test on an unlucky seed.
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(any_text)
 def test_english_offsets_on_any_text(text):
     article = article_or_none(text)
@@ -105,7 +107,7 @@ def test_english_offsets_on_news_like_text(text):
     check_offsets(article, _ENGLISH)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(st.one_of(news_text, any_text))
 def test_kiwi_offsets_on_korean_and_mixed_text(text):
     article = article_or_none(text)
