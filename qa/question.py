@@ -262,6 +262,8 @@ def _analyze_korean(text: str) -> QuestionAnalysis:
             unit_hint = None if is_date else _unit_of_counter(counter_stem)
         elif word.startswith("얼마"):
             answer_type, wh_span = "number", (start, start + 2)
+            if _asks_ko_duration(word, [e for e, _, _ in eojeols[i + 1 :]]):
+                unit_hint = DURATION
         elif word.startswith(("어디", "어딘")):
             answer_type, wh_span = "place", (start, start + 2)
         elif word.startswith(("어느", "어떤", "무슨", "어떠한")) and nxt:
@@ -293,7 +295,8 @@ def _analyze_korean(text: str) -> QuestionAnalysis:
             elif not explicit and kind != answer_type:
                 answer_type = kind
             if kind == "number" and unit_hint is None:
-                unit_hint = _unit_of_counter(found)
+                # '걸린 시간은 얼마인가' may be answered in minutes or days: any unit of time ('몇 시간' set 시간 above)
+                unit_hint = DURATION if found == "시간" else _unit_of_counter(found)
 
     if unit_hint is None:
         for stem in stems:
@@ -360,7 +363,19 @@ def _unit_of_counter(counter: str) -> str | None:
         return "명"
     if counter.endswith(("률", "율", "비율", "비중")):
         return "%"
+    if counter.endswith("기간"):
+        return DURATION  # '운영 기간은?': days, months or years
     return None
+
+
+# '얼마 동안', '얼마 만에', '얼마간', '얼마나 걸렸나' ask for a span of time, not an amount.
+_KO_DURATION_VERBS = ("걸리", "걸렸", "걸린", "걸릴", "걸려", "소요")
+
+
+def _asks_ko_duration(wh_word: str, following: list[str]) -> bool:
+    if wh_word.startswith("얼마간") or following and following[0].startswith(("동안", "만에", "만이")):
+        return True
+    return any(word.startswith(_KO_DURATION_VERBS) for word in following)
 
 
 # --- English -------------------------------------------------------------------------------------------

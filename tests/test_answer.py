@@ -243,6 +243,9 @@ def test_person_named_before_an_affiliation_and_title(kiwi):
     ("How long did the closure of the highway last?", "21시간", False),
     ("How long did the closure of the highway last?", "3개월간", False),
     ("How long is the new bridge?", "4.8㎞", False),  # a length is asked: no duration claimed
+    ("복구까지 얼마나 걸렸나?", "18.3%", True),  # a share for a span of time
+    ("복구까지 얼마나 걸렸나?", "3개월", False),
+    ("공사는 얼마 동안 진행됐나?", "21시간", False),
     ("다리의 길이는 몇 미터인가?", "4.8㎞", True),
     ("다리의 길이는 몇 미터인가?", "98.5㎜", False),  # 'mm' is no unit we know, and no 'm'
 ])

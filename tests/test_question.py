@@ -51,6 +51,13 @@ def test_answer_type(question, answer_type):
         ("For how long was the road shut?", "duration"),
         ("How long is the new line?", None),  # a length, or a duration: not said
         ("What is the ratio of deposits to prices?", "%"),
+        ("공사는 얼마 동안 진행됐나?", "duration"),
+        ("복구까지 얼마나 걸렸나?", "duration"),
+        ("운항은 얼마 만에 재개됐나?", "duration"),
+        ("시범 운영 기간은 얼마인가?", "duration"),
+        ("훈련에 걸린 시간은?", "duration"),  # minutes or days may answer it
+        ("투자 금액은 얼마인가?", "currency"),  # '얼마' alone still asks for an amount
+        ("얼마나 많은 사람이 왔나?", None),
     ],
 )
 def test_unit_hint(question, unit):
