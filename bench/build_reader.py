@@ -422,8 +422,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="start from this delta (trained earlier) instead of a new head")
     parser.add_argument("--extra-questions", type=Path, default=None,
                         help="our own questions over training paragraphs (JSONL: doc, question, answer, answer_start)")
-    parser.add_argument("--own-paragraphs", type=Path, default=None,
-                        help="paragraphs we wrote, with questions (JSONL: pid, context, question, answer, answer_start)")
+    parser.add_argument("--own-paragraphs", type=Path, action="append", default=[],
+                        help="paragraphs we wrote, with questions (JSONL: pid, context, question, answer, answer_start);"
+                             " may be given more than once")
     parser.add_argument("--extra-repeat", type=int, default=1, help="times each extra question's windows are trained")
     parser.add_argument("--near-misses", type=float, default=0.0,
                         help="share of our own questions also trained as a near miss (no-answer): near_miss.py")
@@ -475,10 +476,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"started from {args.init_delta} ({len(state)} tensors)")
     extra = read_extra_questions(args.extra_questions, data, split["train"]["articles"]) if args.extra_questions else None
 
-    own_paragraphs = None
-    if args.own_paragraphs:
-        own_paragraphs = [json.loads(line) for line in args.own_paragraphs.read_text(encoding="utf-8").splitlines()
-                          if line.strip()]
+    own_paragraphs = [json.loads(line) for path in args.own_paragraphs
+                      for line in path.read_text(encoding="utf-8").splitlines() if line.strip()] or None
 
     rng = random.Random(args.seed)
     features, feature_stats = training_features(data, split["train"]["articles"], windows, rng, args.negatives,
@@ -576,8 +575,8 @@ def main(argv: list[str] | None = None) -> int:
                     "foreign_negatives_share": args.foreign,
                     "extra_questions_file": args.extra_questions and str(args.extra_questions),
                     "extra_questions_sha256": args.extra_questions and hashlib.sha256(args.extra_questions.read_bytes()).hexdigest(),
-                    "own_paragraphs_file": args.own_paragraphs and str(args.own_paragraphs),
-                    "own_paragraphs_sha256": args.own_paragraphs and hashlib.sha256(args.own_paragraphs.read_bytes()).hexdigest(),
+                    "own_paragraphs_files": [{"file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+                                             for path in args.own_paragraphs],
                     "extra_repeat": args.extra_repeat, "near_misses_share": args.near_misses,
                     **feature_stats},
         "init": init,
