@@ -99,6 +99,8 @@ def collect(sample: int, seed: int, extra: Path | None = None, extra_sample: int
         passage = result.passages[rank]
         rows.append({"support": support, "rank": rank, "dense": dense, "no_answer": no_answer,
                      "same_language": passage.lang == result.language, "lang": result.language, "unans": unanswerable,
+                     # not fitted: kept to test other features (a short question has a lower cosine to any chunk)
+                     "top_dense": result.passages[0].dense, "question_chars": len(q.question),
                      "right": not unanswerable and max_over_golds(korquad_f1, result.answer, q.answers) >= 0.5})
     return rows
 

@@ -2,7 +2,10 @@
 Korean text, English questions over Korean text, Korean questions over English text.
 
 * ko -> ko: a seeded sample of KorQuAD v1.0 dev questions of the held-out articles (qa/weights/split.json);
-* en -> ko: our English questions of tests/data/dev/en_over_korquad.jsonl whose article is held out;
+* en -> ko: our English questions of tests/data/dev/en_over_korquad.jsonl and en_written_korquad.jsonl whose
+  article is held out;
+* ko -> ko news, en -> ko news: the answerable questions of tests/data/dev/ko_news.jsonl over their whole
+  article (web boilerplate and all);
 * ko -> en: the Korean questions of tests/data/dev/seeds_en_archive.jsonl over our English articles
   (the paragraph of tests/data/dev/en_news*.txt that holds an answer).
 
@@ -44,8 +47,17 @@ def direction_sets(sample: int, seed: int) -> dict[str, list[dict]]:
             if holding:
                 over_english.append({"id": r["id"], "question": r["question"], "context": holding[0],
                                      "doc_id": r["id"], "golds": r["answers"]})
+    written = [{"id": r["id"], "question": r["question"], "context": contexts[r["doc"]], "doc_id": r["doc"],
+                "golds": r["answers"]} for r in _read(DEV / "en_written_korquad.jsonl") if r["doc"] in contexts]
+    news = {path.stem: path.read_text(encoding="utf-8") for path in (DEV / "ko_news").glob("*.txt")}
+    over_news = {lang: [{"id": r["id"], "question": r["question"], "context": news[r["doc"]], "doc_id": r["doc"],
+                         "golds": r["answers"]} for r in _read(DEV / "ko_news.jsonl")
+                        if r["answers"] and r["lang"] == lang and r.get("doc") in news] for lang in ("ko", "en")}
     return {"ko -> ko (KorQuAD held-out)": random.Random(seed).sample(korean, min(sample, len(korean))),
             "en -> ko (en_over_korquad, held-out articles)": english,
+            "en -> ko (en_written_korquad, held-out articles)": written,
+            "ko -> ko news (ko_news, whole article)": over_news["ko"],
+            "en -> ko news (ko_news, whole article)": over_news["en"],
             "ko -> en (our English articles)": over_english}
 
 
