@@ -70,7 +70,7 @@ def _restricted(index, keep):
     rows = [i for i, c in enumerate(index.chunks) if keep(c.doc_id)]
     return replace(index, chunks=[index.chunks[i] for i in rows], chunk_vectors=index.chunk_vectors[rows],
                    chunk_terms=[index.chunk_terms[i] for i in rows], _faiss=None, _bm25=None,
-                   _chunk_sentences=None)
+                   _chunk_sentences=None, _names=None)
 
 
 def _read(path: Path) -> list[dict]:
