@@ -420,8 +420,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from-delta", type=Path, default=None, help="skip training: export this delta as ONNX")
     parser.add_argument("--init-delta", type=Path, default=None,
                         help="start from this delta (trained earlier) instead of a new head")
-    parser.add_argument("--extra-questions", type=Path, default=None,
-                        help="our own questions over training paragraphs (JSONL: doc, question, answer, answer_start)")
+    parser.add_argument("--extra-questions", type=Path, action="append", default=[],
+                        help="our own questions over training paragraphs (JSONL: doc, question, answer, answer_start);"
+                             " may be given more than once")
     parser.add_argument("--own-paragraphs", type=Path, action="append", default=[],
                         help="paragraphs we wrote, with questions (JSONL: pid, context, question, answer, answer_start);"
                              " may be given more than once")
@@ -474,7 +475,11 @@ def main(argv: list[str] | None = None) -> int:
         init = {"file": str(args.init_delta), "sha256": hashlib.sha256(args.init_delta.read_bytes()).hexdigest(),
                 "tensors": len(state)}
         log(f"started from {args.init_delta} ({len(state)} tensors)")
-    extra = read_extra_questions(args.extra_questions, data, split["train"]["articles"]) if args.extra_questions else None
+    extra = None
+    for path in args.extra_questions:
+        for doc, rows in read_extra_questions(path, data, split["train"]["articles"]).items():
+            extra = extra or {}
+            extra.setdefault(doc, []).extend(rows)
 
     own_paragraphs = [json.loads(line) for path in args.own_paragraphs
                       for line in path.read_text(encoding="utf-8").splitlines() if line.strip()] or None
@@ -573,8 +578,8 @@ def main(argv: list[str] | None = None) -> int:
                   "train_questions": split["train"]["questions"]},
         "windows": {"max_length": args.max_length, "stride": args.stride, "negatives_kept": args.negatives,
                     "foreign_negatives_share": args.foreign,
-                    "extra_questions_file": args.extra_questions and str(args.extra_questions),
-                    "extra_questions_sha256": args.extra_questions and hashlib.sha256(args.extra_questions.read_bytes()).hexdigest(),
+                    "extra_questions_files": [{"file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+                                              for path in args.extra_questions],
                     "own_paragraphs_files": [{"file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
                                              for path in args.own_paragraphs],
                     "extra_repeat": args.extra_repeat, "near_misses_share": args.near_misses,
