@@ -368,8 +368,10 @@ def _unit_of_counter(counter: str) -> str | None:
     return None
 
 
-# '얼마 동안', '얼마 만에', '얼마간', '얼마나 걸렸나' ask for a span of time, not an amount.
-_KO_DURATION_VERBS = ("걸리", "걸렸", "걸린", "걸릴", "걸려", "소요")
+# '얼마 동안', '얼마 만에', '얼마간', '얼마나 걸렸나' ask for a span of time, not an amount; so does '얼마나'
+# with a verb that lasts rather than counts ('얼마나 자나', '얼마나 머물렀나', '얼마나 지속됐나').
+_KO_DURATION_VERBS = ("걸리", "걸렸", "걸린", "걸릴", "걸려", "소요", "지속", "계속되", "계속됐", "머물", "머무",
+                      "기다리", "기다렸", "자나", "잤", "자는가", "자고", "잠을", "수면")
 
 
 def _asks_ko_duration(wh_word: str, following: list[str]) -> bool:

@@ -56,6 +56,10 @@ def test_answer_type(question, answer_type):
         ("운항은 얼마 만에 재개됐나?", "duration"),
         ("시범 운영 기간은 얼마인가?", "duration"),
         ("훈련에 걸린 시간은?", "duration"),  # minutes or days may answer it
+        ("직장인은 하루 평균 얼마나 자나?", "duration"),  # a verb that lasts, not one that counts
+        ("파업은 얼마나 지속됐나?", "duration"),
+        ("관광객은 평균 얼마나 머물렀나?", "duration"),
+        ("이용자는 얼마나 늘었나?", None),  # a verb that counts: a number or a share
         ("투자 금액은 얼마인가?", "currency"),  # '얼마' alone still asks for an amount
         ("얼마나 많은 사람이 왔나?", None),
     ],
