@@ -54,6 +54,8 @@ UNIT_FORMS: dict[str, tuple[str, ...]] = {
     "유로": ("유로", "euro", "euros", "€"),
     "위안": ("위안", "yuan", "rmb"),
     "시간": ("시간", "hour", "hours", "gpu-hours", "hrs"),
+    "주": ("주", "주일", "week", "weeks"),  # also shares ('100만 주'): neither is a share, a sum nor people
+    "주년": ("주년", "anniversary"),
     "분": ("분", "minute", "minutes"),
     "초": ("초", "second", "seconds"),
     "명": (
@@ -94,7 +96,7 @@ _KO_MONEY_HEADS = ("금액", "액수", "비용", "돈", "투자액", "투자 규
 
 # A unit hint that any unit of time satisfies: 'how long did it take' asks for hours or days, not km.
 DURATION = "duration"
-DURATION_UNITS = frozenset({"시간", "분", "초", "일", "개월", "년"})
+DURATION_UNITS = frozenset({"시간", "분", "초", "일", "주", "개월", "년"})
 _DURATION_VERBS = frozenset("take takes took taken last lasts lasted wait waited waiting stay stayed spend spent "
                             "shut closed suspended delayed halted serve served".split())
 
@@ -264,6 +266,8 @@ def _analyze_korean(text: str) -> QuestionAnalysis:
             answer_type, wh_span = "number", (start, start + 2)
             if _asks_ko_duration(word, [e for e, _, _ in eojeols[i + 1 :]]):
                 unit_hint = DURATION
+            elif not word.startswith("얼마나") and nxt_raw.startswith(_KO_MONEY_VERBS):
+                unit_hint = CURRENCY  # '얼마가 들었나', '얼마를 지급했나': money spent or paid
         elif word.startswith(("어디", "어딘")):
             answer_type, wh_span = "place", (start, start + 2)
         elif word.startswith(("어느", "어떤", "무슨", "어떠한")) and nxt:
@@ -372,6 +376,12 @@ def _unit_of_counter(counter: str) -> str | None:
 # with a verb that lasts rather than counts ('얼마나 자나', '얼마나 머물렀나', '얼마나 지속됐나').
 _KO_DURATION_VERBS = ("걸리", "걸렸", "걸린", "걸릴", "걸려", "소요", "지속", "계속되", "계속됐", "머물", "머무",
                       "기다리", "기다렸", "자나", "잤", "자는가", "자고", "잠을", "수면")
+
+
+# Verbs of spending, paying and raising: '얼마가 들었나' asks what it cost ('얼마나 들었나' may ask how many
+# went in: not taken).
+_KO_MONEY_VERBS = ("들었", "드나", "드는", "들어", "들여", "들였", "들인", "들일", "들까", "지급", "지불", "냈", "내야",
+                   "내는", "낸", "썼", "쓴", "쓰는", "벌었", "버는", "번", "투자", "투입", "배상", "모금", "조달")
 
 
 def _asks_ko_duration(wh_word: str, following: list[str]) -> bool:

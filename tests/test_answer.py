@@ -248,6 +248,11 @@ def test_person_named_before_an_affiliation_and_title(kiwi):
     ("공사는 얼마 동안 진행됐나?", "21시간", False),
     ("다리의 길이는 몇 미터인가?", "4.8㎞", True),
     ("다리의 길이는 몇 미터인가?", "98.5㎜", False),  # 'mm' is no unit we know, and no 'm'
+    ("체중은 평균 몇 % 줄었나?", "12주 동안", True),  # weeks are a span of time, not a share
+    ("시험은 얼마 동안 진행됐나?", "12주", False),
+    ("한러 수교 몇 주년인가?", "20주년", False),  # an anniversary, not a week
+    ("다리를 짓는 데 얼마가 들었나?", "16개", True),  # money spent, not a count
+    ("다리를 짓는 데 얼마가 들었나?", "310억 원가량", False),
 ])
 def test_unit_conflict_only_for_numbers_with_a_contradicting_unit(question, span, conflicts):
     assert unit_conflict(analyze_question(question), span) is conflicts

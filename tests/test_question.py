@@ -60,6 +60,11 @@ def test_answer_type(question, answer_type):
         ("파업은 얼마나 지속됐나?", "duration"),
         ("관광객은 평균 얼마나 머물렀나?", "duration"),
         ("이용자는 얼마나 늘었나?", None),  # a verb that counts: a number or a share
+        ("다리를 짓는 데 얼마가 들었나?", "currency"),  # a verb of spending after '얼마가'
+        ("보험사는 얼마를 지급했나?", "currency"),
+        ("모래주머니는 얼마나 들었나?", None),  # '얼마나' with '들다': how many went in, or what it cost
+        ("1위를 몇 주 동안 지켰나?", "주"),
+        ("한러 수교 몇 주년인가?", "주년"),
         ("투자 금액은 얼마인가?", "currency"),  # '얼마' alone still asks for an amount
         ("얼마나 많은 사람이 왔나?", None),
     ],
