@@ -91,6 +91,8 @@ _MONEY_WORDS = frozenset(
     "money cost costs costed spend spent spending invest invested investment investments budget revenue "
     "revenues loss losses lose lost price paid pay sales profit profits worth damage damages fund funding".split()
 )
+_EN_SHARE_WORDS = frozenset({"rate", "growth", "share", "percentage", "percent", "ratio", "proportion", "margin"})
+_EN_MONEY_HEADS = frozenset({"price", "cost", "budget", "revenue", "sales", "valuation", "fee", "salary"})
 _KO_MONEY_HEADS = ("금액", "액수", "비용", "돈", "투자액", "투자 규모", "예산", "매출", "가격", "손실", "피해액", "지출")
 
 
@@ -471,8 +473,8 @@ def _analyze_english(text: str) -> QuestionAnalysis:
             unit_hint = unit_hint or {"long": None, "old": "세"}.get(nxt)
             if unit_hint is None and nxt == "long" and ((i and low[i - 1] == "for") or _DURATION_VERBS & set(low)):
                 unit_hint = DURATION  # 'how long did the closure last', not 'how long is the bridge'
-            if unit_hint is None and nxt == "much" and any(w in _MONEY_WORDS for w in low):
-                unit_hint = CURRENCY  # 'how much money/did it cost/invest'
+            if unit_hint is None and nxt in ("much", "large", "big") and any(w in _MONEY_WORDS for w in low):
+                unit_hint = CURRENCY  # 'how much money/did it cost/invest', 'how large is the investment'
             elif unit_hint is None and nxt == "many" and i + 2 < len(low) and low[i + 2].endswith("s"):
                 unit_hint = "개"  # 'how many chips': Korean counts things with the general counter 개
         elif w in ("which", "what") or (w == "name" and i == 0):
@@ -486,6 +488,8 @@ def _analyze_english(text: str) -> QuestionAnalysis:
                 answer_type, wh_span = ("other" if nxt in ("is", "was", "are", "were", "does", "did", "do") and w == "what" else "thing"), span(i, i)
             if head in ("percentage", "percent", "share", "rate", "proportion", "fraction", "ratio"):
                 unit_hint = "%"
+            elif head in _EN_MONEY_HEADS and not _EN_SHARE_WORDS & set(low):
+                unit_hint = CURRENCY  # 'what was the price of…': some currency ('the sales growth rate': a share)
         elif w == "why" or (w == "how" and answer_type is None):
             answer_type, wh_span = "other", span(i, i)
         if answer_type:

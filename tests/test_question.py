@@ -64,6 +64,10 @@ def test_answer_type(question, answer_type):
         ("보험사는 얼마를 지급했나?", "currency"),
         ("모래주머니는 얼마나 들었나?", None),  # '얼마나' with '들다': how many went in, or what it cost
         ("1위를 몇 주 동안 지켰나?", "주"),
+        ("What was the price of the painting?", "currency"),  # a money head after 'what'
+        ("How large was the company's operating loss?", "currency"),
+        ("How large is the new stadium?", None),
+        ("What was the sales growth rate?", None),  # a rate of sales, not money
         ("한러 수교 몇 주년인가?", "주년"),
         ("투자 금액은 얼마인가?", "currency"),  # '얼마' alone still asks for an amount
         ("얼마나 많은 사람이 왔나?", None),
