@@ -29,6 +29,7 @@ import argparse
 import json
 import random
 import sys
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -42,7 +43,8 @@ from qa.answer import DEFAULT_DECLINE_THRESHOLD  # noqa: E402
 from qa.evaluate import korquad_f1, load_gold, max_over_golds, prepare_korquad_index  # noqa: E402
 from qa.models import load_embedder  # noqa: E402
 from qa.reader import load_reader  # noqa: E402
-from qa.session import E5_READER_CALIBRATION, ReaderCalibration, Session, calibrated_confidence, reader_features  # noqa: E402
+from qa.session import (E5_READER_CALIBRATION, ReaderCalibration, Session, calibrated_confidence,  # noqa: E402
+                        reader_features, update_index)
 
 SPLIT = ROOT / "qa" / "weights" / "split.json"
 
@@ -66,16 +68,16 @@ class _RecordingCalibration:
         return confidence
 
 
-def collect(sample: int, seed: int, extra: Path | None = None, extra_sample: int = 0) -> list[dict]:
+def collect(sample: int, seed: int, extras: list[Path] = (), extra_sample: int = 0, own: list[Path] = ()) -> list[dict]:
     embedder = load_embedder()
     reader = load_reader()
     gold = load_gold(KORQUAD, "korquad")
     held = set(json.loads(SPLIT.read_text(encoding="utf-8"))["held_out"]["articles"])
     pool = [q for q in gold.questions if int(q.doc[2:5]) not in held]
-    asked = random.Random(seed).sample(pool, min(sample, len(pool)))
-    if extra is not None:
+    asked = [(q, "korquad") for q in random.Random(seed).sample(pool, min(sample, len(pool)))]
+    for extra in extras:
         extra_pool = extra_questions(extra, held)
-        asked += random.Random(seed).sample(extra_pool, min(extra_sample, len(extra_pool)))
+        asked += [(q, extra.stem) for q in random.Random(seed).sample(extra_pool, min(extra_sample, len(extra_pool)))]
     # The Session reads as shipped (its calibration decides which read answers) but with no floor, so that
     # low-confidence answers are fitted too; the recorder keeps the raw support of every read, so the fit
     # maps the support of the read that answered.
@@ -83,11 +85,37 @@ def collect(sample: int, seed: int, extra: Path | None = None, extra_sample: int
     session = Session(Path(prepare_korquad_index(gold, embedder).path), embedder, sources=(), reader=reader,
                       decline_threshold=0.0, reader_floor=0.0)
     session.reader_calibration = recorder
+    rows = _ask(session, recorder, asked, lambda q: q.doc[:5])  # 'kq007' of paragraph 'kq007-06'
+    for path in own:
+        rows += _ask(_own_session(path, embedder, reader, recorder), recorder, _own_questions(path),
+                     lambda q: q.doc)
+    return rows
+
+
+def _own_questions(path: Path) -> list[tuple[SimpleNamespace, str]]:
+    return [(SimpleNamespace(question=r["question"], answers=[r["answer"]], doc=r["pid"]), path.stem) for r in _read(path)]
+
+
+def _own_session(path: Path, embedder, reader, recorder) -> Session:
+    """A Session over our own paragraphs (bench/data/own_*_paragraphs.jsonl), one article each: text the
+    reader never trained on."""
+    folder = Path(tempfile.mkdtemp(prefix="qa-calibration-own-"))
+    for pid, context in {r["pid"]: r["context"] for r in _read(path)}.items():
+        (folder / f"{pid}.txt").write_text(context + "\n", encoding="utf-8")
+    update_index([str(folder)], folder / "index", embedder)
+    session = Session(folder / "index", embedder, sources=(), reader=reader, decline_threshold=0.0, reader_floor=0.0)
+    session.reader_calibration = recorder
+    return session
+
+
+def _ask(session: Session, recorder: _RecordingCalibration, asked: list, article_of) -> list[dict]:
+    """Rows of the reader's answers to ``asked`` (question, source); every third is asked with its own
+    article (``article_of(question)``, a doc id prefix) left out of the index."""
     full = session.index
     rows = []
-    for i, q in enumerate(asked):
+    for i, (q, source) in enumerate(asked):
         unanswerable = i % 3 == 2
-        article = q.doc[:5]  # 'kq007' of paragraph 'kq007-06'
+        article = article_of(q)
         session.index = _restricted(full, lambda doc: not doc.startswith(article)) if unanswerable else full
         recorder.reads.clear()
         result = session.ask(q.question)
@@ -101,7 +129,9 @@ def collect(sample: int, seed: int, extra: Path | None = None, extra_sample: int
                      "same_language": passage.lang == result.language, "lang": result.language, "unans": unanswerable,
                      # not fitted: kept to test other features (a short question has a lower cosine to any chunk)
                      "top_dense": result.passages[0].dense, "question_chars": len(q.question),
+                     "source": source,
                      "right": not unanswerable and max_over_golds(korquad_f1, result.answer, q.answers) >= 0.5})
+    session.index = full
     return rows
 
 
@@ -140,16 +170,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sample", type=int, default=600)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--extra-questions", type=Path, default=None, help="our own questions (JSONL: doc, question, answer)")
-    parser.add_argument("--extra-sample", type=int, default=200)
+    parser.add_argument("--extra-questions", type=Path, action="append", default=[],
+                        help="our own questions over KorQuAD training paragraphs (JSONL: doc, question, answer); repeatable")
+    parser.add_argument("--extra-sample", type=int, default=200, help="questions sampled from each --extra-questions file")
+    parser.add_argument("--own-paragraphs", type=Path, action="append", default=[],
+                        help="our own paragraphs with questions (JSONL: pid, question, answer, context), each an article; repeatable")
+    parser.add_argument("--fit-on", default=None,
+                        help="comma-separated sources to fit on ('korquad', a file's stem); default: every row")
     parser.add_argument("--rows", type=Path, default=None, help="reuse (or write) the collected rows here")
     args = parser.parse_args()
     if args.rows and args.rows.exists():
         rows = json.loads(args.rows.read_text(encoding="utf-8"))
     else:
-        rows = collect(args.sample, args.seed, args.extra_questions, args.extra_sample)
+        rows = collect(args.sample, args.seed, args.extra_questions, args.extra_sample, args.own_paragraphs)
         if args.rows:
             args.rows.write_text(json.dumps(rows), encoding="utf-8")
+    if args.fit_on:
+        rows = [r for r in rows if r.get("source", "korquad") in args.fit_on.split(",")]
     y = np.array([float(r["right"]) for r in rows])
     print(f"{len(rows)} reader answers, {sum(r['unans'] for r in rows)} of them to questions whose article "
           "was left out; in-sample:")

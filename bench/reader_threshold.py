@@ -98,8 +98,8 @@ def collect(archives: tuple[str, ...] = ARCHIVES) -> list[dict]:
 
     original_listed = qa.session.Session._listed
 
-    def listed(session, best, analysis, sentences):  # the read's best span as the Session takes it
-        best = original_listed(session, best, analysis, sentences)
+    def listed(session, best, analysis, sentences, spans=None):  # the read's best span as the Session takes it
+        best = original_listed(session, best, analysis, sentences, spans)
         answered = best  # and as it would answer: without a fused particle ('823억 원을' -> '823억 원')
         if best is not None:
             end = session._reader_span_end(best, sentences, analysis)
@@ -122,17 +122,19 @@ def collect(archives: tuple[str, ...] = ARCHIVES) -> list[dict]:
             years = analyze_question(q["question"]).years
             states = lambda doc_id: states_years(session.index.articles[doc_id].text, years)  # noqa: E731
             rows.append({
-                "id": q["id"], "set": q["set"], "lang": q["lang"], "archive": archive,
+                "id": q["id"], "set": q["set"], "lang": q["lang"], "archive": archive, "question": q["question"],
                 "answerable": bool(q["answers"]),
                 # the Session's reads, best retrieved chunk first (none accepted: the threshold is above 1)
                 "reads": [{"text": best.text, "f1": f1(best.text), "support": best.support,
                            "no_answer": best.no_answer, "dense": passage.dense, "score": passage.score,
+                           "lexical": passage.lexical, "doc": best.doc_id, "start": best.start, "end": best.end,
                            "same_language": passage.lang == result.language, "states_years": states(best.doc_id)}
                           if best else None
                           for best, passage in zip(seen.get("reads", []), result.passages)],
                 "rules": span.text if span else None, "rules_f1": f1(span.text if span else None),
                 "rules_confidence": float(span.confidence) if span else 0.0,
                 "rules_states_years": states(span.doc_id) if span else True,
+                "rules_at": [span.doc_id, span.start, span.end] if span else None,
             })
         return rows
 
