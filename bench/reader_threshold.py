@@ -98,8 +98,8 @@ def collect(archives: tuple[str, ...] = ARCHIVES) -> list[dict]:
 
     original_listed = qa.session.Session._listed
 
-    def listed(session, best, analysis, sentences, spans=None):  # the read's best span as the Session takes it
-        best = original_listed(session, best, analysis, sentences, spans)
+    def listed(session, best, analysis, sentences):  # the read's best span as the Session takes it
+        best = original_listed(session, best, analysis, sentences)
         answered = best  # and as it would answer: without a fused particle ('823억 원을' -> '823억 원')
         if best is not None:
             end = session._reader_span_end(best, sentences, analysis)
