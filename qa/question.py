@@ -89,7 +89,9 @@ CURRENCY = "currency"
 CURRENCY_UNITS = frozenset({"달러", "원", "엔", "유로", "위안"})
 _MONEY_WORDS = frozenset(
     "money cost costs costed spend spent spending invest invested investment investments budget revenue "
-    "revenues loss losses lose lost price paid pay sales profit profits worth damage damages fund funding".split()
+    "revenues loss losses lose lost price paid pay sales profit profits worth damage damages fund funding "
+    "bonus prize subsidy subsidies wage wages salary compensation reward loan loans debt tax taxes fee fees fare "
+    "fares tuition rent".split()
 )
 _EN_SHARE_WORDS = frozenset({"rate", "growth", "share", "percentage", "percent", "ratio", "proportion", "margin"})
 _EN_MONEY_HEADS = frozenset({"price", "cost", "budget", "revenue", "sales", "valuation", "fee", "salary"})
@@ -100,7 +102,8 @@ _KO_MONEY_HEADS = ("금액", "액수", "비용", "돈", "투자액", "투자 규
 DURATION = "duration"
 DURATION_UNITS = frozenset({"시간", "분", "초", "일", "주", "개월", "년"})
 _DURATION_VERBS = frozenset("take takes took taken last lasts lasted wait waited waiting stay stayed spend spent "
-                            "shut closed suspended delayed halted serve served".split())
+                            "shut closed suspended delayed halted serve served keep keeps kept continue continues "
+                            "continued remain remains remained sleep sleeps slept".split())
 
 
 def canonical_unit(form: str) -> str | None:
@@ -429,7 +432,8 @@ _EN_HEADS: dict[str, tuple[str, ...]] = {
     "number": (
         "number", "amount", "percentage", "percent", "share", "price", "cost", "size", "rate", "ratio", "total",
         "value", "revenue", "sales", "count", "fraction", "proportion", "age", "population", "budget",
-        "valuation", "fee", "salary", "score", "figure",
+        "valuation", "fee", "salary", "score", "figure", "altitude", "height", "length", "distance", "depth",
+        "weight", "capacity", "temperature", "width",
     ),
     "thing": (
         "chip", "chips", "product", "products", "model", "models", "service", "name", "title", "technology",
@@ -468,8 +472,10 @@ def _analyze_english(text: str) -> QuestionAnalysis:
             answer_type, wh_span = "place", span(i, i)
         elif w == "how" and nxt in ("many", "much", "long", "far", "big", "large", "old", "often", "high", "fast"):
             answer_type, wh_span = "number", span(i, i + 1)
-            # the counted noun may follow an adjective or two: 'how many plainclothes police officers'
-            unit_hint = next((canonical_unit(w) for w in low[i + 2 : i + 5] if canonical_unit(w)), None)
+            # the counted noun may follow an adjective or two: 'how many plainclothes police officers'; 'how
+            # long' counts nothing ('how long do students keep…' asks for time, not people)
+            following = low[i + 2 : i + 5] if nxt != "long" else [w for w in low[i + 2 : i + 5] if canonical_unit(w) in DURATION_UNITS]
+            unit_hint = next((canonical_unit(w) for w in following if canonical_unit(w)), None)
             unit_hint = unit_hint or {"long": None, "old": "세"}.get(nxt)
             if unit_hint is None and nxt == "long" and ((i and low[i - 1] == "for") or _DURATION_VERBS & set(low)):
                 unit_hint = DURATION  # 'how long did the closure last', not 'how long is the bridge'

@@ -29,6 +29,10 @@ from qa.question import analyze_question, states_years, strip_particles
         ("Which company makes the H800 chip?", "organization"),
         ("Which chip did DeepSeek use?", "thing"),
         ("Which analyst wrote the report?", "person"),
+        ("At what altitude does the satellite orbit?", "number"),  # a measure asked with 'what'
+        ("What peak temperature did the city record?", "number"),
+        ("Which Korean speed skater won?", "thing"),  # 'speed' describes the skater
+        ("Which area was flooded?", "place"),
     ],
 )
 def test_answer_type(question, answer_type):
@@ -68,6 +72,9 @@ def test_answer_type(question, answer_type):
         ("How large was the company's operating loss?", "currency"),
         ("How large is the new stadium?", None),
         ("What was the sales growth rate?", None),  # a rate of sales, not money
+        ("How big is the signing bonus in his new deal?", "currency"),
+        ("How long do students keep using their phones?", "duration"),  # 'how long' counts no students
+        ("How many students kept their phones?", "명"),
         ("한러 수교 몇 주년인가?", "주년"),
         ("투자 금액은 얼마인가?", "currency"),  # '얼마' alone still asks for an amount
         ("얼마나 많은 사람이 왔나?", None),
