@@ -93,6 +93,9 @@ _MONEY_WORDS = frozenset(
     "bonus prize subsidy subsidies wage wages salary compensation reward loan loans debt tax taxes fee fees fare "
     "fares tuition rent".split()
 )
+_EN_PHRASE_ENDS = frozenset("of in on at for to from by with that which who during since after before as so than "
+                             "among between across per over under about into through like including if when where "
+                             "this these last next does did do has have had will would can could".split())
 _EN_SHARE_WORDS = frozenset({"rate", "growth", "share", "percentage", "percent", "ratio", "proportion", "margin"})
 _EN_MONEY_HEADS = frozenset({"price", "cost", "budget", "revenue", "sales", "valuation", "fee", "salary"})
 _KO_MONEY_HEADS = ("금액", "액수", "비용", "돈", "투자액", "투자 규모", "예산", "매출", "가격", "손실", "피해액", "지출")
@@ -414,6 +417,8 @@ _EN_HEADS: dict[str, tuple[str, ...]] = {
         "business", "businesses", "automaker", "carrier", "network", "broadcaster", "club", "committee",
         "brand", "vendor", "supplier", "suppliers", "rival", "rivals", "competitor", "competitors",
         "customer", "customers", "client", "clients", "partner", "partners", "buyer", "buyers",
+        "brokerage", "brokerages", "insurer", "lender", "hospital", "school", "court", "association",
+        "federation", "council", "airline",
     ),
     "person": (
         "person", "people", "ceo", "author", "analyst", "lawmaker", "lawmakers", "professor", "president",
@@ -486,14 +491,24 @@ def _analyze_english(text: str) -> QuestionAnalysis:
         elif w in ("which", "what") or (w == "name" and i == 0):
             # the noun right after, or after one adjective: 'which Chinese company'
             for j in range(i + 1, min(i + 4, len(low))):
-                kind = _EN_HEAD_KIND.get(low[j])
-                if kind:
-                    answer_type, head, wh_span = kind, low[j], span(i, j)
+                if _EN_HEAD_KIND.get(low[j]):
+                    while j + 1 < len(low) and _EN_HEAD_KIND.get(low[j + 1]) and low[j] not in ("total", "number", "chief"):
+                        j += 1  # a compound names its last noun: 'which city council', 'what commission rate'
+                    answer_type, head, wh_span = _EN_HEAD_KIND[low[j]], low[j], span(i, j)
                     break
+            if answer_type is None and nxt in ("is", "was", "are", "were") and i + 2 < len(low) and (
+                    low[i + 2] in ("the", "a", "an") or words[i + 2][0][:1].isupper()):
+                # 'what were the agency's consolidated sales for…', 'what was Han's batting average': the
+                # last noun of the phrase after the copula ('time' and 'season' there say when, not what)
+                for j in range(i + 2, min(i + 8, len(low))):
+                    if low[j] in _EN_PHRASE_ENDS:
+                        break
+                    if _EN_HEAD_KIND.get(low[j]) and low[j] not in ("time", "season", "period") and not words[j][0].isupper():
+                        answer_type, head, wh_span = _EN_HEAD_KIND[low[j]], low[j], span(i, j)
             if answer_type is None:
                 answer_type, wh_span = ("other" if nxt in ("is", "was", "are", "were", "does", "did", "do") and w == "what" else "thing"), span(i, i)
-            if head in ("percentage", "percent", "share", "rate", "proportion", "fraction", "ratio"):
-                unit_hint = "%"
+            if head in ("percentage", "percent", "share", "rate", "proportion", "fraction", "ratio") and "exchange" not in low:
+                unit_hint = "%"  # not an exchange rate: '940원 per 100 yen'
             elif head in _EN_MONEY_HEADS and not _EN_SHARE_WORDS & set(low):
                 unit_hint = CURRENCY  # 'what was the price of…': some currency ('the sales growth rate': a share)
         elif w == "why" or (w == "how" and answer_type is None):

@@ -33,6 +33,14 @@ from qa.question import analyze_question, states_years, strip_particles
         ("What peak temperature did the city record?", "number"),
         ("Which Korean speed skater won?", "thing"),  # 'speed' describes the skater
         ("Which area was flooded?", "place"),
+        ("Which brokerage raised its price target?", "organization"),
+        ("Which Grand National Party lawmaker pulled out?", "person"),  # a compound names its last noun
+        ("What were the agency's consolidated sales for the first quarter?", "number"),  # the phrase's last noun
+        ("What was the top standard score in the Korean section?", "number"),
+        ("What is the vaccination rate among people aged 65?", "number"),  # 'among' ends the phrase
+        ("What is Oh Seung-jae's ERA so far this season?", "other"),  # an acronym, not 'era'; 'season' says when
+        ("What is the total area of the lagoon?", "number"),
+        ("What is DeepSeek?", "other"),
     ],
 )
 def test_answer_type(question, answer_type):
@@ -75,6 +83,9 @@ def test_answer_type(question, answer_type):
         ("How big is the signing bonus in his new deal?", "currency"),
         ("How long do students keep using their phones?", "duration"),  # 'how long' counts no students
         ("How many students kept their phones?", "명"),
+        ("What were the agency's consolidated sales for the quarter?", "currency"),
+        ("What commission rate does the app charge?", "%"),
+        ("What was the average won-yen exchange rate?", None),  # an exchange rate is a price, not a share
         ("한러 수교 몇 주년인가?", "주년"),
         ("투자 금액은 얼마인가?", "currency"),  # '얼마' alone still asks for an amount
         ("얼마나 많은 사람이 왔나?", None),
