@@ -96,7 +96,8 @@ _MONEY_WORDS = frozenset(
 _EN_PHRASE_ENDS = frozenset("of in on at for to from by with that which who during since after before as so than "
                              "among between across per over under about into through like including if when where "
                              "this these last next does did do has have had will would can could".split())
-_EN_SHARE_WORDS = frozenset({"rate", "growth", "share", "percentage", "percent", "ratio", "proportion", "margin"})
+_EN_SHARE_HEADS = frozenset({"percentage", "percent", "share", "rate", "proportion", "fraction", "ratio"})
+_EN_SHARE_WORDS = _EN_SHARE_HEADS | {"growth", "margin"}
 _EN_MONEY_HEADS = frozenset({"price", "cost", "budget", "revenue", "sales", "valuation", "fee", "salary"})
 _KO_MONEY_HEADS = ("금액", "액수", "비용", "돈", "투자액", "투자 규모", "예산", "매출", "가격", "손실", "피해액", "지출")
 
@@ -507,7 +508,7 @@ def _analyze_english(text: str) -> QuestionAnalysis:
                         answer_type, head, wh_span = _EN_HEAD_KIND[low[j]], low[j], span(i, j)
             if answer_type is None:
                 answer_type, wh_span = ("other" if nxt in ("is", "was", "are", "were", "does", "did", "do") and w == "what" else "thing"), span(i, i)
-            if head in ("percentage", "percent", "share", "rate", "proportion", "fraction", "ratio") and "exchange" not in low:
+            if head in _EN_SHARE_HEADS and "exchange" not in low:
                 unit_hint = "%"  # not an exchange rate: '940원 per 100 yen'
             elif head in _EN_MONEY_HEADS and not _EN_SHARE_WORDS & set(low):
                 unit_hint = CURRENCY  # 'what was the price of…': some currency ('the sales growth rate': a share)
