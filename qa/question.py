@@ -181,7 +181,8 @@ _KO_HEADS: dict[str, tuple[str, ...]] = {
         "매출", "액", "값", "수치", "배율", "기간", "시간", "크기", "용량", "속도", "온도", "부채", "이익",
         "손실", "예산", "투자액", "시가총액", "몸값", "연봉", "임금", "세율", "확률", "득표율", "지지율",
         "관객", "관객수", "매출액", "영업이익", "순이익", "성장률", "상승률", "하락폭", "차이", "격차", "배",
-        "정도", "수준", "분량", "배수",
+        "정도", "수준", "분량", "배수", "형량", "징역", "징역형", "해상도", "고도", "밀도", "농도", "습도", "강도",
+        "빈도", "각도", "난이도", "선호도", "인지도", "만족도", "지지도",
     ),
     "thing": (
         "이름", "명칭", "제목", "것", "작품", "책", "영화", "앨범", "노래", "곡", "제품", "모델", "칩", "서비스",
@@ -256,7 +257,7 @@ def _analyze_korean(text: str) -> QuestionAnalysis:
         nxt_raw = eojeols[i + 1][0] if i + 1 < len(eojeols) else ""
         if word.startswith(("누구", "누가")):
             answer_type, wh_span = "person", (start, start + 2)
-        elif word.startswith(("언제", "며칠")):
+        elif word.startswith(("언제", "며칠")) and not word.startswith(("언제나", "언제든")):  # '언제나': always
             answer_type, wh_span = "date", (start, start + 2)
         elif word.startswith("몇"):
             # '몇 년에' / '몇년도' is a date; '몇 년 동안', '몇 명', '몇 %' are quantities.

@@ -20,6 +20,10 @@ from qa.question import analyze_question, states_years, strip_particles
         ("어느 기업이 H800을 공급했나?", "organization"),
         ("딥시크가 사용한 칩의 이름은 무엇인가?", "thing"),
         ("딥시크를 설립한 사람의 이름은?", "person"),
+        ("그가 받은 징역형은?", "number"),  # a sentence, not an older brother ('형')
+        ("새 화면의 해상도는?", "number"),  # a degree ('도'), not a province
+        ("심판이 언제나 볼 수 있어야 하는 것은?", "thing"),  # '언제나': always, no 'when'
+        ("그의 형은 누구인가?", "person"),
         ("Who founded DeepSeek?", "person"),
         ("When was R1 released?", "date"),
         ("What year did Haig die?", "date"),
