@@ -303,7 +303,9 @@ def _analyze_korean(text: str) -> QuestionAnalysis:
                 kind, found = prev_kind, prev_head
         if kind:
             head = found
-            explicit = answer_type in ("person", "date", "number") and wh_span is not None
+            # '어디' stays a place unless the head names an organization ('방송사는 어디인가'): the head of
+            # '친영을 거행할 때 어디로' is no date
+            explicit = answer_type in ("person", "date", "number", "place") and wh_span is not None
             if answer_type in (None, "thing") or (answer_type == "place" and kind == "organization"):
                 answer_type = kind
             elif not explicit and kind != answer_type:

@@ -24,6 +24,8 @@ from qa.question import analyze_question, states_years, strip_particles
         ("새 화면의 해상도는?", "number"),  # a degree ('도'), not a province
         ("심판이 언제나 볼 수 있어야 하는 것은?", "thing"),  # '언제나': always, no 'when'
         ("그의 형은 누구인가?", "person"),
+        ("왕은 친영을 거행할 때 어디로 돌아왔는가?", "place"),  # '어디' asks where, whatever the clause's head
+        ("사고를 보도한 방송사는 어디인가?", "organization"),
         ("Who founded DeepSeek?", "person"),
         ("When was R1 released?", "date"),
         ("What year did Haig die?", "date"),
