@@ -396,6 +396,11 @@ def from_delta(args) -> int:
     return 0
 
 
+def _file_records(paths: list[Path]) -> list[dict]:
+    """Each data file a run read, with its sha256: what the recipe says the reader was trained on."""
+    return [{"file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()} for path in paths]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=None, help="training time budget (excl. evaluation)")
@@ -475,11 +480,11 @@ def main(argv: list[str] | None = None) -> int:
         init = {"file": str(args.init_delta), "sha256": hashlib.sha256(args.init_delta.read_bytes()).hexdigest(),
                 "tensors": len(state)}
         log(f"started from {args.init_delta} ({len(state)} tensors)")
-    extra = None
+    extra: dict[str, list] = {}
     for path in args.extra_questions:
         for doc, rows in read_extra_questions(path, data, split["train"]["articles"]).items():
-            extra = extra or {}
             extra.setdefault(doc, []).extend(rows)
+    extra = extra or None
 
     own_paragraphs = [json.loads(line) for path in args.own_paragraphs
                       for line in path.read_text(encoding="utf-8").splitlines() if line.strip()] or None
@@ -578,10 +583,8 @@ def main(argv: list[str] | None = None) -> int:
                   "train_questions": split["train"]["questions"]},
         "windows": {"max_length": args.max_length, "stride": args.stride, "negatives_kept": args.negatives,
                     "foreign_negatives_share": args.foreign,
-                    "extra_questions_files": [{"file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
-                                              for path in args.extra_questions],
-                    "own_paragraphs_files": [{"file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
-                                             for path in args.own_paragraphs],
+                    "extra_questions_files": _file_records(args.extra_questions),
+                    "own_paragraphs_files": _file_records(args.own_paragraphs),
                     "extra_repeat": args.extra_repeat, "near_misses_share": args.near_misses,
                     **feature_stats},
         "init": init,
