@@ -187,6 +187,9 @@ def _print_citation(citation) -> None:
     click.echo("  " + passage.replace("\n", "\n  "))
 
 
+CHAT_COMMANDS = ":sources the last answer's passages, :help these commands, :q quit"
+
+
 def _print_sources(result) -> None:
     for rank, p in enumerate(result.passages, start=1):
         text = " ".join(p.chunk.text.split())
@@ -292,7 +295,8 @@ def chat(index_dir, model, k, as_json, use_reader):
     """Ask question after question with the model loaded once.
 
     \b
-    Type a question and press Enter; `:sources` lists the last answer's passages, `:q` quits.
+    Type a question and press Enter; `:sources` lists the last answer's passages, `:help` the commands,
+    `:q` quits.
     Example: printf 'R1은 언제 출시됐나?\\n:sources\\n' | qa chat
     """
     interactive = sys.stdin.isatty()
@@ -300,7 +304,7 @@ def chat(index_dir, model, k, as_json, use_reader):
         import readline  # noqa: F401  (line editing and history for input())
     session = _session(index_dir, model, use_reader)
     if interactive:
-        click.echo("Ask a question (:sources for the last answer's passages, :q to quit).", err=True)
+        click.echo(f"Ask a question ({CHAT_COMMANDS}).", err=True)
     last = None
     while True:
         try:
@@ -322,6 +326,10 @@ def chat(index_dir, model, k, as_json, use_reader):
                 click.echo(json.dumps(_result_json(last)["passages"], ensure_ascii=False))
             else:
                 _print_sources(last)
+            continue
+        if line.startswith(":"):  # a mistyped command is no question: the reader would answer ':help' anyway
+            known = line in (":help", ":h", ":?")
+            click.echo(("" if known else f"unknown command {line.split()[0]}; ") + CHAT_COMMANDS, err=True)
             continue
         try:
             last = session.ask(line, k=k)

@@ -128,6 +128,15 @@ def test_chat_reports_a_bad_question_and_goes_on(fake_models, index_copy):
     assert len(result.stdout.strip().splitlines()) == 1
 
 
+def test_chat_answers_help_and_unknown_commands_without_asking_them(fake_models, index_copy):
+    result = run("chat", "--json", "--index-dir", str(index_copy), input=":help\n:source 1\n스타게이트 투자 규모는?\n")
+    assert result.exit_code == 0
+    assert ":sources" in result.stderr and ":q" in result.stderr
+    assert "unknown command :source" in result.stderr
+    answers = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [a["question"] for a in answers] == ["스타게이트 투자 규모는?"]
+
+
 def test_index_then_docs_then_incremental_update(fake_models, tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
