@@ -169,7 +169,9 @@ def _highlight(passage: str, start: int, end: int) -> str:
 
 def _print_result(result, show_sources: bool = False) -> None:
     if result.answer is None:
-        click.echo(f"No answer in the archive (confidence {result.confidence:.2f} is below the decline threshold).")
+        # not "below the threshold": a read can clear the confidence floor and still be declined (its support
+        # under the reader's threshold, a rules span under RULES_FLOOR_AFTER_READER)
+        click.echo(f"No answer in the archive: nothing found was sure enough (best confidence {result.confidence:.2f}).")
         if result.guess:
             click.echo(f"Unsure guess, not an answer: {result.guess.text}   confidence {result.guess.confidence:.2f}")
             _print_citation(result.guess.citation)
