@@ -73,6 +73,15 @@ def _restricted(index, keep):
                    _chunk_sentences=None, _names=None)
 
 
+def sentence_similarities(index, chunk, offset: int, query_vector) -> tuple[float, float]:
+    """(cosine of the question and the sentence of ``chunk`` holding ``offset``, the best cosine of any
+    sentence of ``chunk``): recorded with reads to test them as calibration features."""
+    cosines = {sid: float(index.sentence_vectors[sid] @ query_vector) for sid in chunk.sentence_ids}
+    at = next((sid for sid in chunk.sentence_ids
+               if index.sentences[sid].start <= offset < index.sentences[sid].end), None)
+    return (cosines[at] if at is not None else max(cosines.values())), max(cosines.values())
+
+
 def _read(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 

@@ -38,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.calibrate import KORQUAD, _read, _restricted, fit_logistic  # noqa: E402
+from bench.calibrate import KORQUAD, _read, _restricted, fit_logistic, sentence_similarities  # noqa: E402
 from qa.answer import DEFAULT_DECLINE_THRESHOLD  # noqa: E402
 from qa.evaluate import korquad_f1, load_gold, max_over_golds, prepare_korquad_index  # noqa: E402
 from qa.models import load_embedder  # noqa: E402
@@ -125,10 +125,13 @@ def _ask(session: Session, recorder: _RecordingCalibration, asked: list, article
         support, rank, dense, no_answer = next((s, rank, dense, no_answer) for s, rank, dense, confidence, no_answer
                                                in recorder.reads if round(confidence, 4) == result.confidence)
         passage = result.passages[rank]
+        at_answer, best_sentence = sentence_similarities(session.index, passage.chunk, result.citation.start,
+                                                         session.embedder.embed_queries([q.question])[0])
         rows.append({"support": support, "rank": rank, "dense": dense, "no_answer": no_answer,
+                     "sentence_dense": at_answer, "best_sentence_dense": best_sentence,
                      "same_language": passage.lang == result.language, "lang": result.language, "unans": unanswerable,
                      # not fitted: kept to test other features (a short question has a lower cosine to any chunk)
-                     "top_dense": result.passages[0].dense, "question_chars": len(q.question),
+                     "top_dense": result.passages[0].dense, "question_chars": len(q.question), "question": q.question,
                      "source": source,
                      "right": not unanswerable and max_over_golds(korquad_f1, result.answer, q.answers) >= 0.5})
     session.index = full

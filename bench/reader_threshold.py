@@ -57,7 +57,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import qa.session  # noqa: E402
-from bench.calibrate import DEV, FIRST_ARTICLES, KORQUAD, _read, _restricted  # noqa: E402
+from bench.calibrate import DEV, FIRST_ARTICLES, KORQUAD, _read, _restricted, sentence_similarities  # noqa: E402
 from qa.answer import DEFAULT_DECLINE_THRESHOLD, extract_answer  # noqa: E402
 from qa.evaluate import korquad_f1, load_gold, max_over_golds, prepare_korquad_index  # noqa: E402
 from qa.models import load_embedder  # noqa: E402
@@ -121,6 +121,7 @@ def collect(archives: tuple[str, ...] = ARCHIVES) -> list[dict]:
             f1 = lambda text: max_over_golds(korquad_f1, text, q["answers"]) if q["answers"] and text else 0.0  # noqa: E731
             years = analyze_question(q["question"]).years
             states = lambda doc_id: states_years(session.index.articles[doc_id].text, years)  # noqa: E731
+            query_vector = session.embedder.embed_queries([q["question"]])[0]
             rows.append({
                 "id": q["id"], "set": q["set"], "lang": q["lang"], "archive": archive, "question": q["question"],
                 "answerable": bool(q["answers"]),
@@ -128,7 +129,9 @@ def collect(archives: tuple[str, ...] = ARCHIVES) -> list[dict]:
                 "reads": [{"text": best.text, "f1": f1(best.text), "support": best.support,
                            "no_answer": best.no_answer, "dense": passage.dense, "score": passage.score,
                            "lexical": passage.lexical, "doc": best.doc_id, "start": best.start, "end": best.end,
-                           "same_language": passage.lang == result.language, "states_years": states(best.doc_id)}
+                           "same_language": passage.lang == result.language, "states_years": states(best.doc_id),
+                           **dict(zip(("sentence_dense", "best_sentence_dense"),
+                                      sentence_similarities(session.index, passage.chunk, best.start, query_vector)))}
                           if best else None
                           for best, passage in zip(seen.get("reads", []), result.passages)],
                 "rules": span.text if span else None, "rules_f1": f1(span.text if span else None),
