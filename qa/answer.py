@@ -1246,6 +1246,14 @@ def name_without_affiliation(start: int, end: int, sentence: Sentence) -> int:
     return name_end if name_end < end <= title else end
 
 
+def names_a_person(start: int, end: int, sentence: Sentence) -> bool:
+    """Whether ``[start, end)`` is the name of a "name [affiliation] title" phrase of ``sentence`` ('서진욱'
+    of '서진욱 기자입니다'): text that names a person, not a place or a company that opens like a surname."""
+    tokens = sentence.tokens
+    return any(tokens[first].start == start and tokens[last].end == end
+               for first, last, _, _ in _names_before_titles(sentence))
+
+
 _UNIT_WORD = re.compile(r"[가-힣]+|[A-Za-z]+|[%$€£¥₩]")
 
 

@@ -173,7 +173,8 @@ def _print_result(result, show_sources: bool = False) -> None:
         # under the reader's threshold, a rules span under RULES_FLOOR_AFTER_READER)
         click.echo(f"No answer in the archive: nothing found was sure enough (best confidence {result.confidence:.2f}).")
         if result.guess:
-            click.echo(f"Unsure guess, not an answer: {result.guess.text}   confidence {result.guess.confidence:.2f}")
+            gloss = f"  (≈ {result.guess.gloss})" if result.guess.gloss else ""
+            click.echo(f"Unsure guess, not an answer: {result.guess.text}{gloss}   confidence {result.guess.confidence:.2f}")
             _print_citation(result.guess.citation)
     else:
         gloss = f"  (≈ {result.gloss})" if result.gloss else ""

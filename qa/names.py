@@ -84,6 +84,29 @@ def revised_romanization(hangul: str) -> str:
     return "".join(letters)
 
 
+# How RR writes a final consonant at the end of a syllable, as it is pronounced there (the index's loose keys
+# fold these voicing differences away, so revised_romanization keeps anyascii's letters).
+_RR_FINALS = dict(zip("ᆨᆩᆪᆫᆬᆭᆮᆯᆰᆱᆲᆳᆴᆵᆶᆷᆸᆹᆺᆻᆼᆽᆾᆿᇀᇁᇂ",
+                      "k k k n n n t l k m l l l p l m p p t t ng t t k t p t".split()))
+
+
+def person_name_romanized(name: str) -> str | None:
+    """A Korean person's name as English text writes it ('서진욱' -> 'Seo Jin-uk', '김민수' -> 'Kim Min-su'):
+    the surname's usual spelling, the given name in Revised Romanization with its syllables joined by a
+    hyphen and no sound change between them (RR's rule for names). None unless ``name`` is 2-4 Hangul
+    syllables opening with a common surname (SURNAMES)."""
+    from anyascii import anyascii
+
+    if not (2 <= len(name) <= 4 and _HANGUL_WORD.match(name) and name[0] in SURNAMES):
+        return None
+    syllables = []
+    for syllable in name[1:]:
+        jamo = unicodedata.normalize("NFD", syllable)
+        final = _RR_FINALS[jamo[2]] if len(jamo) == 3 else ""
+        syllables.append(anyascii(unicodedata.normalize("NFC", jamo[:2])).lower() + final)
+    return f"{SURNAMES[name[0]][0].capitalize()} {'-'.join(syllables).capitalize()}"
+
+
 def romanizations(name: str, person: bool) -> set[str]:
     """Loose keys of a Hangul name; for a person, also with the surname's conventional spellings and the
     surname alone ('#'-marked: matched only exactly, as 'Yoon' after a first full mention)."""

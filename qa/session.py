@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Iterable, TypeVar
 
 from .answer import (CONFIDENCE_EMBEDDER, DEFAULT_DECLINE_THRESHOLD, EvidenceSentence, enumeration_for, extract_answer,
-                     gloss, list_items, name_without_affiliation, unit_conflict, without_trailing_particles)
+                     gloss, list_items, name_without_affiliation, names_a_person, unit_conflict,
+                     without_trailing_particles)
 from .chunk import ChunkSettings
 from .embed import Embedder
 from .errors import IndexMissingError, QAError, UsageError
@@ -116,6 +117,7 @@ class Guess:
     text: str
     confidence: float
     citation: Citation
+    gloss: str | None = None  # as AskResult.gloss
 
 
 @dataclass
@@ -293,7 +295,8 @@ class Session:
         if span.confidence < self.decline_threshold:
             return result
         result.answered_by = "rules"
-        return self._answered(result, span.doc_id, span.start, span.end, span.text, (span.sentence.start, span.sentence.end))
+        return self._answered(result, span.doc_id, span.start, span.end, span.text,
+                              (span.sentence.start, span.sentence.end), span.sentence)
 
     def _with_reader(self, question: str, analysis, rules, result: AskResult) -> AskResult:
         """The reader reads the top chunks one at a time, best retrieved first. A read is accepted when its
@@ -347,13 +350,15 @@ class Session:
             result.answered_by = "reader"
             end = self._reader_span_end(best, sentences, analysis)
             answer = self.index.articles[best.doc_id].text[best.start : end]
-            return self._answered(result, best.doc_id, best.start, end, answer, (best.start, end))
+            return self._answered(result, best.doc_id, best.start, end, answer, (best.start, end),
+                                  _sentence_at(sentences, best.start))
         span = rules()
         if span is not None and span.confidence >= max(self.decline_threshold, RULES_FLOOR_AFTER_READER):
             result.confidence = round(float(span.confidence), 4)
             result.answer_type = span.answer_type
             result.answered_by = "rules"
-            return self._answered(result, span.doc_id, span.start, span.end, span.text, (span.sentence.start, span.sentence.end))
+            return self._answered(result, span.doc_id, span.start, span.end, span.text,
+                                  (span.sentence.start, span.sentence.end), span.sentence)
         result.confidence = round(max([c for c, _, _ in seen] + [float(span.confidence) if span else 0.0]), 4)
         result.guess = self._guess(result, analysis, seen, span)
         return result
@@ -361,15 +366,18 @@ class Session:
     def _guess(self, result: AskResult, analysis, reads: list, span) -> Guess | None:
         """The most confident of the ``reads`` (confidence, read, sentences) that beat their no-answer option
         and the rules' ``span``, if it reaches the rules' own floor (below it spans are noise)."""
-        guesses = [(c, best.doc_id, best.start, self._reader_span_end(best, sentences, analysis), (best.start, best.end))
+        guesses = [(c, best.doc_id, best.start, self._reader_span_end(best, sentences, analysis), (best.start, best.end),
+                    _sentence_at(sentences, best.start))
                    for c, best, sentences in reads if best.support > best.no_answer and c >= self.decline_threshold]
         if span is not None and span.confidence >= self.decline_threshold:
-            guesses.append((float(span.confidence), span.doc_id, span.start, span.end, (span.sentence.start, span.sentence.end)))
+            guesses.append((float(span.confidence), span.doc_id, span.start, span.end,
+                            (span.sentence.start, span.sentence.end), span.sentence))
         if not guesses:
             return None
-        confidence, doc_id, start, end, fallback = max(guesses, key=lambda g: g[0])
-        return Guess(self.index.articles[doc_id].text[start:end], round(confidence, 4),
-                     self._citation(result, doc_id, start, end, fallback))
+        confidence, doc_id, start, end, fallback, sentence = max(guesses, key=lambda g: g[0])
+        text = self.index.articles[doc_id].text[start:end]
+        return Guess(text, round(confidence, 4), self._citation(result, doc_id, start, end, fallback),
+                     self._gloss(result, doc_id, start, end, text, sentence))
 
     def _listed(self, best, analysis, sentences):
         """``best`` widened to the list it stands for in a Korean article (``enumeration_for``): the count
@@ -394,13 +402,25 @@ class Session:
         return end
 
     def _answered(self, result: AskResult, doc_id: str, start: int, end: int, text: str,
-                  fallback: tuple[int, int]) -> AskResult:
-        """``result`` answered with ``article.text[start:end] == text``."""
+                  fallback: tuple[int, int], sentence=None) -> AskResult:
+        """``result`` answered with ``article.text[start:end] == text`` (from ``sentence``, if given), with
+        its English gloss (``_gloss``)."""
         result.answer = text
         result.citation = self._citation(result, doc_id, start, end, fallback)
-        if result.language == "en" and self.index.articles[doc_id].lang == "ko":
-            result.gloss = gloss(text)
+        result.gloss = self._gloss(result, doc_id, start, end, text, sentence)
         return result
+
+    def _gloss(self, result: AskResult, doc_id: str, start: int, end: int, text: str, sentence) -> str | None:
+        """For an English question answered from Korean text: the number or date in English, or the
+        romanized name of a person ``sentence`` writes with a title; else None."""
+        if result.language != "en" or self.index.articles[doc_id].lang != "ko":
+            return None
+        english = gloss(text)
+        if english is None and sentence is not None and names_a_person(start, end, sentence):
+            from .names import person_name_romanized  # English questions only: anyascii stays unloaded
+
+            english = person_name_romanized(text)
+        return english
 
     def _citation(self, result: AskResult, doc_id: str, start: int, end: int, fallback: tuple[int, int]) -> Citation:
         """``article.text[start:end]`` cited with the retrieved chunk that holds it (else ``fallback``: the

@@ -186,3 +186,16 @@ def test_a_declined_answer_prints_its_unsure_guess_with_the_source(capsys):
     payload = _result_json(result)
     assert payload["answer"] is None and payload["guess"]["text"] == "미 해군"
     assert set(payload["guess"]["citation"]) == CITATION_KEYS
+
+
+def test_an_unsure_guess_prints_its_english_gloss(capsys):
+    from qa.cli import _print_result, _result_json
+    from qa.session import AskResult, Citation, Guess
+
+    passage = "안녕하세요. 서진욱 기자입니다."
+    citation = Citation("004_x", "딥시크 충격", 7, 10, passage, 0, len(passage))
+    result = AskResult("Who wrote the letter?", "en", None, 0.4, None, [],
+                       guess=Guess("서진욱", 0.4, citation, gloss="Seo Jin-uk"))
+    _print_result(result)
+    assert capsys.readouterr().out.splitlines()[1] == "Unsure guess, not an answer: 서진욱  (≈ Seo Jin-uk)   confidence 0.40"
+    assert _result_json(result)["guess"]["gloss"] == "Seo Jin-uk"

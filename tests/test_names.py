@@ -2,7 +2,7 @@
 import pytest
 
 from qa.chunk import Sentence, Token
-from qa.names import NameIndex, loose_key, question_names, romanizations, sentence_names
+from qa.names import NameIndex, loose_key, person_name_romanized, question_names, romanizations, sentence_names
 
 
 def _sentence(text, words, doc_id="d"):
@@ -60,3 +60,17 @@ def test_the_name_index_scores_the_chunks_writing_the_questions_names():
     scores = names.scores("When did the Cheongna plant open?", document_weight=0.5)
     assert scores[1] > scores[2] > 0 and 0 not in scores
     assert names.scores("What did the Mayor say?", document_weight=0.5) == {}
+
+
+@pytest.mark.parametrize("hangul, english", [
+    ("서진욱", "Seo Jin-uk"),  # the given name in Revised Romanization, its final ㄱ written 'k'
+    ("김민수", "Kim Min-su"),  # the surname as English writes it, not RR's 'Gim'
+    ("이재용", "Lee Jae-yong"),
+    ("박창훈", "Park Chang-hun"),
+    ("곽빛나", "Kwak Bit-na"),  # no sound change across the hyphen; final ㅊ written 't'
+    ("황", None),  # a surname alone is no name
+    ("존 물레나", None),  # a foreign name written in Hangul
+    ("엔비디아", None),  # does not open with a common surname
+])
+def test_a_korean_persons_name_is_romanized_as_english_writes_it(hangul, english):
+    assert person_name_romanized(hangul) == english

@@ -388,3 +388,38 @@ def test_chunks_retrieved_far_below_the_best_are_not_read(index_copy, fake_embed
     assert len(unsure.calls) == reads
     read = [(p[0][0], p[0][2]) for _, p, _ in unsure.calls]
     assert read == [(p.chunk.doc_id, p.chunk.start) for p in result.passages[:reads]]  # best first
+
+
+@pytest.fixture(scope="module")
+def earnings_index(tmp_path_factory):
+    from conftest import FakeEmbedder
+    from qa.session import update_index
+
+    folder = tmp_path_factory.mktemp("earnings")
+    (folder / "earnings.txt").write_text(
+        "한빛전자 2분기 실적 발표\n\n한빛전자는 2분기 영업이익이 1조2000억원으로 지난해보다 35% 늘었다고 밝혔다. "
+        "김민수 한빛전자 부사장은 \"하반기에도 수요가 이어질 것\"이라고 말했다. 새 공장은 서울시 성동구에 들어선다.\n",
+        encoding="utf-8")
+    index_dir = tmp_path_factory.mktemp("earnings-index")
+    update_index([str(folder)], index_dir, FakeEmbedder())
+    return index_dir
+
+
+@pytest.mark.parametrize("question, said, english", [
+    ("Who is Hanbit's vice president?", "김민수", "Kim Min-su"),  # a person the article names with a title
+    ("Where will the new plant be built?", "서울시", None),  # opens like a surname ('서'), names a city
+    ("What was Hanbit's operating profit?", "1조2000억원", "₩1.2 trillion"),
+    ("한빛전자 부사장은 누구인가?", "김민수", None),  # a Korean question needs no gloss
+])
+def test_an_english_question_gets_the_korean_answer_glossed(earnings_index, fake_embedder, monkeypatch, question,
+                                                           said, english):
+    import qa.session
+
+    session = Session(earnings_index, fake_embedder, sources=(), reader=NamingReader(said), reader_calibration=None)
+    result = session.ask(question)
+    assert result.answer == said and result.gloss == english
+    _cited(session, result)
+    monkeypatch.setattr(qa.session, "RULES_FLOOR_AFTER_READER", 1.01)  # the rules never answer in its place
+    declined = Session(earnings_index, fake_embedder, sources=(), reader=NamingReader(said), reader_calibration=None,
+                       reader_floor=0.99).ask(question)  # support 0.97: under the floor, kept as the unsure guess
+    assert declined.answer is None and declined.guess.text == said and declined.guess.gloss == english
