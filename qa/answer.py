@@ -1246,9 +1246,15 @@ def name_without_affiliation(start: int, end: int, sentence: Sentence) -> int:
     return name_end if name_end < end <= title else end
 
 
+_AGE_AFTER_NAME = re.compile(r"\(\d{1,3}(?:세)?\)")  # '정도윤(29)이': Korean news gives a person's age so
+
+
 def names_a_person(start: int, end: int, sentence: Sentence) -> bool:
     """Whether ``[start, end)`` is the name of a "name [affiliation] title" phrase of ``sentence`` ('서진욱'
-    of '서진욱 기자입니다'): text that names a person, not a place or a company that opens like a surname."""
+    of '서진욱 기자입니다') or a name followed by an age ('정도윤(29)이'): text that names a person, not a
+    place or a company that opens like a surname."""
+    if _AGE_AFTER_NAME.match(sentence.text, end - sentence.start):
+        return True
     tokens = sentence.tokens
     return any(tokens[first].start == start and tokens[last].end == end
                for first, last, _, _ in _names_before_titles(sentence))
