@@ -1278,6 +1278,16 @@ def unit_conflict(analysis: QuestionAnalysis, text: str) -> bool:
     return bool(units) and not any(unit_satisfies(hint, unit) for unit in units)
 
 
+_LATIN_AFTER = re.compile(r" ?\(([A-Za-z][A-Za-z0-9 .,&'’\-]{0,60}[A-Za-z0-9.])\)")
+
+
+def spelled_in_latin_after(text: str, end: int) -> str | None:
+    """The Latin spelling an article gives in parentheses right after ``text[:end]`` ('세미애널리시스
+    (SemiAnalysis)', '최고재무책임자(CFO)'), or None: the article's own English for a Korean answer."""
+    found = _LATIN_AFTER.match(text, end)
+    return found.group(1) if found else None
+
+
 def gloss(text: str) -> str | None:
     """An English rendering of a Korean number or date ('55억 달러' → '$5.5 billion'), or None."""
     body = text.strip()

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Iterable, TypeVar
 
 from .answer import (CONFIDENCE_EMBEDDER, DEFAULT_DECLINE_THRESHOLD, EvidenceSentence, enumeration_for, extract_answer,
-                     gloss, list_items, name_without_affiliation, names_a_person, unit_conflict,
-                     without_trailing_particles)
+                     gloss, list_items, name_without_affiliation, names_a_person, spelled_in_latin_after,
+                     unit_conflict, without_trailing_particles)
 from .chunk import ChunkSettings
 from .embed import Embedder
 from .errors import IndexMissingError, QAError, UsageError
@@ -411,11 +411,13 @@ class Session:
         return result
 
     def _gloss(self, result: AskResult, doc_id: str, start: int, end: int, text: str, sentence) -> str | None:
-        """For an English question answered from Korean text: the number or date in English, or the
-        romanized name of a person ``sentence`` writes with a title; else None."""
-        if result.language != "en" or self.index.articles[doc_id].lang != "ko":
+        """For an English question answered from Korean text: the number or date in English, the Latin
+        spelling the article gives right after the answer ('세미애널리시스(SemiAnalysis)'), or the romanized
+        name of a person ``sentence`` writes with a title or an age; else None."""
+        article = self.index.articles[doc_id]
+        if result.language != "en" or article.lang != "ko":
             return None
-        english = gloss(text)
+        english = gloss(text) or spelled_in_latin_after(article.text, end)
         if english is None and sentence is not None and names_a_person(start, end, sentence):
             from .names import person_name_romanized  # English questions only: anyascii stays unloaded
 

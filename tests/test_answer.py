@@ -4,7 +4,8 @@ from dataclasses import replace
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from qa.answer import CONFIDENCE_EMBEDDER, DEFAULT_DECLINE_THRESHOLD, EvidenceSentence, extract_answer, gloss, unit_conflict
+from qa.answer import (CONFIDENCE_EMBEDDER, DEFAULT_DECLINE_THRESHOLD, EvidenceSentence, extract_answer, gloss,
+                       spelled_in_latin_after, unit_conflict)
 from qa.chunk import EnglishAnalyzer, Sentence, Token, split_sentences
 from qa.ingest import make_article
 from qa.question import analyze_question
@@ -405,3 +406,15 @@ def test_quoted_titles_are_list_items_and_a_list_never_cuts_a_bracket(kiwi):
     text = "특별상에는 '긴 겨울', '바다의 끝', '작은 새' 등 3편이 올랐다."
     assert _widened(text, "3편", kiwi, items_wanted=False) == "'긴 겨울', '바다의 끝', '작은 새'"
     assert _widened("종교는 불교(조계종, 천태종)가 가장 많다.", "조계종", kiwi, items_wanted=True) is None
+
+
+@pytest.mark.parametrize("text, word, spelled", [
+    ("세미애널리시스(SemiAnalysis)는 지출을 추산했다.", "세미애널리시스", "SemiAnalysis"),
+    ("김민수 최고재무책임자 (CFO)는 말했다.", "최고재무책임자", "CFO"),  # one space before the parenthesis
+    ("새 앨범 '에코 오브 던(ECHO OF DAWN)'이다.", "에코 오브 던", "ECHO OF DAWN"),
+    ("주가(%)는 올랐다.", "주가", None),  # no Latin word
+    ("종홍산(鐘洪山)에게 배웠다.", "종홍산", None),  # Hanja is no English
+    ("김민수 부사장은 말했다.", "김민수", None),
+])
+def test_the_articles_own_latin_spelling_after_an_answer(text, word, spelled):
+    assert spelled_in_latin_after(text, text.index(word) + len(word)) == spelled

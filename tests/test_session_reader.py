@@ -399,7 +399,7 @@ def earnings_index(tmp_path_factory):
     (folder / "earnings.txt").write_text(
         "한빛전자 2분기 실적 발표\n\n한빛전자는 2분기 영업이익이 1조2000억원으로 지난해보다 35% 늘었다고 밝혔다. "
         "김민수 한빛전자 부사장은 \"하반기에도 수요가 이어질 것\"이라고 말했다. 새 공장은 서울시 성동구에 들어선다. "
-        "공장 건설은 엔지니어 박서연(41)이 이끈다.\n",
+        "공장 건설은 엔지니어 박서연(41)이 이끈다. 실적은 고대역폭메모리(HBM) 판매가 이끌었다.\n",
         encoding="utf-8")
     index_dir = tmp_path_factory.mktemp("earnings-index")
     update_index([str(folder)], index_dir, FakeEmbedder())
@@ -410,6 +410,7 @@ def earnings_index(tmp_path_factory):
     ("Who is Hanbit's vice president?", "김민수", "Kim Min-su"),  # a person the article names with a title
     ("Who leads the plant's construction?", "박서연", "Park Seo-yeon"),  # a name with the age after it
     ("Where will the new plant be built?", "서울시", None),  # opens like a surname ('서'), names a city
+    ("Which product drove the results?", "고대역폭메모리", "HBM"),  # the article's own Latin spelling
     ("What was Hanbit's operating profit?", "1조2000억원", "₩1.2 trillion"),
     ("한빛전자 부사장은 누구인가?", "김민수", None),  # a Korean question needs no gloss
 ])
