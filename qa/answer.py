@@ -1246,7 +1246,7 @@ def name_without_affiliation(start: int, end: int, sentence: Sentence) -> int:
     return name_end if name_end < end <= title else end
 
 
-_AGE_AFTER_NAME = re.compile(r"\(\d{1,3}(?:세)?\)")  # '정도윤(29)이': Korean news gives a person's age so
+_AGE_AFTER_NAME = re.compile(r"\(\d{1,3}(?:세)?\)")  # '정도윤(29)이': news writes a person's age after the name
 
 
 def names_a_person(start: int, end: int, sentence: Sentence) -> bool:
