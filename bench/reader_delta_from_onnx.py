@@ -7,8 +7,10 @@ as float32 initializers named after the torch parameters ('qa.bert.encoder.layer
 each Linear weight as int8 blocks behind a DequantizeLinear node named after its module
 ('/qa/bert/encoder/layer.0/attention/self/query/MatMul_Q8.dequantize'), transposed (MatMul takes [in, out]).
 Dequantized, they are the shipped weights exactly (8-bit: held-out F1 79.77 against 79.89 for the fp16
-delta they were exported from). The check loads the recovered delta into a torch BertForQuestionAnswering
-and compares its logits with the graph's, served as `qa ask` serves it, on real windows.
+delta they were exported from). Names survive only for tensors that differ: torch's exporter merges equal
+initializers (an untrained model's zero biases) under one name, so a missing tensor is an error, never a
+guess. The check loads the recovered delta into a torch BertForQuestionAnswering and compares its spans and
+supports with the graph's, served as `qa ask` serves it, on real windows.
 
     python bench/reader_delta_from_onnx.py [--graph qa/weights/e5-reader.onnx] --out /tmp/shipped-delta.safetensors
 """

@@ -215,3 +215,36 @@ def test_torch_and_onnx_runners_share_the_reader_contract(e5_file, piece_tokeniz
     via_onnx = Reader(OnnxRunner(session(fp32), WordRows(e5_file), piece_tokenizer.pad), windows).read("기준금리?", passages)
     assert [(s.doc_id, s.start, s.end) for s in via_torch] == [(s.doc_id, s.start, s.end) for s in via_onnx]
     assert [s.score for s in via_torch] == pytest.approx([s.score for s in via_onnx], abs=1e-4)
+
+
+def test_the_delta_recovered_from_a_graph_is_the_model_s_weights(tmp_path, e5_file):
+    """bench/reader_delta_from_onnx.py: every trained tensor comes back under its torch name, the float ones
+    exactly, the Linear weights within 8-bit rounding. The weights are all made distinct first, as training
+    makes them: torch's exporter merges equal initializers (a fresh model's zero biases) under one name."""
+    import importlib.util
+    from pathlib import Path
+
+    import torch
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    from qa.e5reader import export_onnx
+
+    script = Path(__file__).resolve().parent.parent / "bench" / "reader_delta_from_onnx.py"
+    spec = importlib.util.spec_from_file_location("reader_delta_from_onnx", script)
+    recover = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recover)
+    torch.manual_seed(1)
+    config = BertConfig(vocab_size=8, hidden_size=e5_file.header.hidden, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512)
+    model = BertForQuestionAnswering(config).eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.02)
+    state = recover.delta_from_graph(export_onnx(model, tmp_path / "int8.onnx", bits=8))
+    expected = {name: p.detach().numpy() for name, p in model.named_parameters()
+                if name != "bert.embeddings.word_embeddings.weight"}
+    assert set(state) == set(expected)
+    for name, weight in expected.items():
+        assert state[name].shape == weight.shape, name
+        tolerance = 0.0 if weight.ndim == 1 or "embeddings" in name else np.abs(weight).max() / 100
+        np.testing.assert_allclose(state[name], weight, atol=tolerance, err_msg=name)
