@@ -77,9 +77,10 @@ def sentence_similarities(index, chunk, offset: int, query_vector) -> tuple[floa
     """(cosine of the question and the sentence of ``chunk`` holding ``offset``, the best cosine of any
     sentence of ``chunk``): recorded with reads to test them as calibration features."""
     cosines = {sid: float(index.sentence_vectors[sid] @ query_vector) for sid in chunk.sentence_ids}
+    best = max(cosines.values())
     at = next((sid for sid in chunk.sentence_ids
                if index.sentences[sid].start <= offset < index.sentences[sid].end), None)
-    return (cosines[at] if at is not None else max(cosines.values())), max(cosines.values())
+    return (best if at is None else cosines[at]), best
 
 
 def _read(path: Path) -> list[dict]:
