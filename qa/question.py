@@ -72,6 +72,7 @@ UNIT_FORMS: dict[str, tuple[str, ...]] = {
     "위": ("위", "rank", "place", "th"),
     "곳": ("곳", "places", "sites"),
     "층": ("층", "floors", "floor", "stories", "storeys"),
+    "분의": ("분의",),  # '20분의 1': a fraction
     "석": ("석", "seats"),
     "대": ("대", "vehicles", "cars", "units"),
     "번": ("번", "차례", "회", "times"),
@@ -102,6 +103,11 @@ _EN_MONEY_HEADS = frozenset({"price", "cost", "budget", "revenue", "sales", "val
 _KO_MONEY_HEADS = ("금액", "액수", "비용", "돈", "투자액", "투자 규모", "예산", "매출", "가격", "손실", "피해액", "지출")
 
 
+# A unit hint for a share of something the question names ('투자한 금액의 어느 정도인가', '추징금 중 얼마를'):
+# a percentage, a multiple or a fraction answers it, not the named amount's own unit.
+RELATIVE = "relative"
+RELATIVE_UNITS = frozenset({"%", "배", "분의"})
+
 # A unit hint that any unit of time satisfies: 'how long did it take' asks for hours or days, not km.
 DURATION = "duration"
 DURATION_UNITS = frozenset({"시간", "분", "초", "일", "주", "개월", "년"})
@@ -116,6 +122,10 @@ def canonical_unit(form: str) -> str | None:
 
 def unit_satisfies(hint: str, unit: str | None) -> bool:
     """Whether a span's canonical ``unit`` is what a question's ``unit_hint`` asks for."""
+    if hint == RELATIVE:
+        return unit in RELATIVE_UNITS
+    if hint == "%" and unit == "분의":
+        return True  # a share may be given as a fraction
     return unit == hint or (hint == CURRENCY and unit in CURRENCY_UNITS) or (hint == DURATION and unit in DURATION_UNITS)
 
 
@@ -272,10 +282,12 @@ def _analyze_korean(text: str) -> QuestionAnalysis:
             answer_type = "date" if is_date else "number"
             wh_span = (start, end if word[1:] else (eojeols[i + 1][2] if i + 1 < len(eojeols) else end))
             unit_hint = None if is_date else _unit_of_counter(counter_stem)
-        elif word.startswith("얼마"):
+        elif word.startswith("얼마") or _asks_ko_degree(word, eojeols[i + 1 :]):
             answer_type, wh_span = "number", (start, start + 2)
             if _asks_ko_duration(word, [e for e, _, _ in eojeols[i + 1 :]]):
                 unit_hint = DURATION
+            elif i and _names_a_whole(eojeols[i - 1][0]) and word != "얼마의":  # '얼마의 비자금': an amount
+                unit_hint = RELATIVE
             elif not word.startswith("얼마나") and nxt_raw.startswith(_KO_MONEY_VERBS):
                 unit_hint = CURRENCY  # '얼마가 들었나', '얼마를 지급했나': money spent or paid
         elif word.startswith(("어디", "어딘")):
@@ -394,6 +406,24 @@ _KO_DURATION_VERBS = ("걸리", "걸렸", "걸린", "걸릴", "걸려", "소요"
 # went in: not taken).
 _KO_MONEY_VERBS = ("들었", "드나", "드는", "들어", "들여", "들였", "들인", "들일", "들까", "지급", "지불", "냈", "내야",
                    "내는", "낸", "썼", "쓴", "쓰는", "벌었", "버는", "번", "투자", "투입", "배상", "모금", "조달")
+
+
+_KO_DEGREE_NOUNS = ("수준", "규모", "비율", "비중")  # '어느 정도 수준인가'
+
+
+def _asks_ko_degree(word: str, following: list[tuple[str, int, int]]) -> bool:
+    """Whether '어느 정도' is the question's wh-phrase ('어느 정도인가', '어느정도를', '어느 정도 수준인가'), not an
+    adverb ('어느 정도 발전된 식민지')."""
+    if not word.startswith("어느"):
+        return False
+    degree = word[2:] or (following[0][0] if following else "")
+    after = following[0 if word[2:] else 1 :]
+    return degree.startswith("정도") and (degree != "정도" or not after or after[0][0].startswith(_KO_DEGREE_NOUNS))
+
+
+def _names_a_whole(word: str) -> bool:
+    """Whether the eojeol before '얼마' / '어느 정도' names what the answer is a share of: '금액의', '추징금 중'."""
+    return word == "중" or (len(word) > 1 and word.endswith("의"))
 
 
 def _asks_ko_duration(wh_word: str, following: list[str]) -> bool:

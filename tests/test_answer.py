@@ -46,6 +46,13 @@ def test_number_with_korean_magnitude(kiwi):
 
 
 @pytest.mark.slow
+def test_a_share_of_a_named_amount_is_answered_by_the_fraction_not_the_amount(kiwi):
+    text = "복원에 들어간 비용은 46억 원으로 정부가 배정한 예산 138억 원의 3분의 1 수준이다. 공사는 2년 걸렸다."
+    answer = _ask("복원에 들어간 비용은 정부가 배정한 예산의 어느 정도 수준인가?", text, kiwi)
+    assert answer.text == "3분의 1"
+
+
+@pytest.mark.slow
 def test_person_before_title_excludes_title(kiwi):
     text = "김철수 하원의원은 엔비디아가 딥시크를 도왔다고 주장했다. 엔비디아는 이를 부인했다."
     answer = _ask("엔비디아가 딥시크를 도왔다고 주장한 사람은 누구인가?", text, kiwi)
@@ -254,6 +261,13 @@ def test_person_named_before_an_affiliation_and_title(kiwi):
     ("한러 수교 몇 주년인가?", "20주년", False),  # an anniversary, not a week
     ("다리를 짓는 데 얼마가 들었나?", "16개", True),  # money spent, not a count
     ("다리를 짓는 데 얼마가 들었나?", "310억 원가량", False),
+    ("복원 비용은 정부가 배정한 예산의 어느 정도 수준인가?", "310억 원", True),  # a share of the budget, not a sum
+    ("복원 비용은 정부가 배정한 예산의 어느 정도 수준인가?", "3분의 1", False),
+    ("복원 비용은 정부가 배정한 예산의 어느 정도 수준인가?", "2.5배", False),
+    ("기업은 과징금 중 얼마를 냈나?", "12%", False),
+    ("기업은 과징금 중 얼마를 냈나?", "40억 원", True),
+    ("투표수의 몇 퍼센트를 얻어야 하나?", "4분의 1", False),  # a share may be given as a fraction
+    ("경기는 몇 분 만에 끝났나?", "3분의 1", True),  # a fraction is no count of minutes
 ])
 def test_unit_conflict_only_for_numbers_with_a_contradicting_unit(question, span, conflicts):
     assert unit_conflict(analyze_question(question), span) is conflicts

@@ -149,6 +149,25 @@ def test_money_questions_accept_any_currency_and_counts_use_the_general_counter(
     assert analyze_question("How many people attended?").unit_hint == "명"
 
 
+@pytest.mark.parametrize("question, hint", [
+    ("R&D 비용은 회사가 벌어들인 매출의 어느 정도 수준인가?", "relative"),
+    ("총 유효 투표수의 얼마 이상을 얻어야 하는가?", "relative"),
+    ("전두환은 추징금 중 어느정도를 낼 수 있었는가?", "relative"),
+    ("그 회사의 매출은 얼마인가?", "currency"),  # the amount itself
+    ("그는 대통령 중 얼마의 비자금을 보유했나?", None),  # "얼마의 비자금": an amount, no share
+    ("보로디노 전투에서 양군의 병력은 어느 정도였는가?", None),
+])
+def test_a_question_asking_for_a_share_of_what_it_names_wants_a_relative_figure(question, hint):
+    analysis = analyze_question(question)
+    assert analysis.answer_type == "number"
+    assert analysis.unit_hint == hint
+
+
+def test_an_adverbial_eoneu_jeongdo_is_not_the_question_word():
+    analysis = analyze_question("기존의 솔리드바디의 특성을 어느정도 가지고 있는 할로우바디 모델은 무엇인가?")
+    assert analysis.answer_type != "number" and analysis.unit_hint is None
+
+
 @pytest.mark.parametrize("question, size", [
     ("중국 상하이에서 4소룡으로 불리는 반도체 기업 네 곳은?", 4),
     ("그 영화의 주연 두명은 누구인가?", 2),
