@@ -73,6 +73,9 @@ UNIT_FORMS: dict[str, tuple[str, ...]] = {
     "곳": ("곳", "places", "sites"),
     "층": ("층", "floors", "floor", "stories", "storeys"),
     "분의": ("분의",),  # '20분의 1': a fraction
+    "건": ("건", "transactions", "deals", "incidents", "complaints"),  # 'cases' of an illness are people (명)
+    "경기": ("경기", "games", "matches"),
+    "가구": ("가구", "세대", "households"),
     "석": ("석", "seats"),
     "대": ("대", "vehicles", "cars", "units"),
     "번": ("번", "차례", "회", "times"),

@@ -268,6 +268,11 @@ def test_person_named_before_an_affiliation_and_title(kiwi):
     ("기업은 과징금 중 얼마를 냈나?", "40억 원", True),
     ("투표수의 몇 퍼센트를 얻어야 하나?", "4분의 1", False),  # a share may be given as a fraction
     ("경기는 몇 분 만에 끝났나?", "3분의 1", True),  # a fraction is no count of minutes
+    ("What is the ratio of jeonse deposits to sale prices?", "2만 3814건", True),  # a count of cases
+    ("How many games has he played over his career?", "1317경기", False),
+    ("How many games has he played over his career?", "71개", True),
+    ("How many households moved in this year?", "2만 3814가구", False),
+    ("신고는 몇 건 접수됐나?", "4127건", False),
 ])
 def test_unit_conflict_only_for_numbers_with_a_contradicting_unit(question, span, conflicts):
     assert unit_conflict(analyze_question(question), span) is conflicts
