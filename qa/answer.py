@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Container
 
 from .chunk import Sentence, Token
-from .question import QuestionAnalysis, canonical_unit, unit_satisfies
+from .question import CURRENCY, QuestionAnalysis, canonical_unit, unit_satisfies
 
 # Maximises correct answers + correct declines on the fitted part of the dev sets (bench/calibrate.py).
 DEFAULT_DECLINE_THRESHOLD = 0.28
@@ -1261,15 +1261,20 @@ def names_a_person(start: int, end: int, sentence: Sentence) -> bool:
 
 
 _UNIT_WORD = re.compile(r"[가-힣]+|[A-Za-z]+|[%$€£¥₩]")
+_MAGNITUDE_CHARS = frozenset("십백천만억조")
 
 
 def unit_conflict(analysis: QuestionAnalysis, text: str) -> bool:
     """A number span whose unit contradicts the one the question asks for: '600만달러' for '몇 퍼센트인가'.
     Checks a span from any source (the neural reader picks spans without knowing what the question's
-    wh-word demands). Spans without digits, or without a recognisable unit, never conflict."""
+    wh-word demands). Spans without a recognisable unit never conflict, nor do spans without digits unless
+    the question asks for money."""
     hint = analysis.unit_hint
-    if not hint or analysis.answer_type != "number" or not any(ch.isdigit() for ch in text):
+    if not hint or analysis.answer_type != "number":
         return False
+    if not any(ch.isdigit() for ch in text):
+        # a sum of money is written with a number ('5억 달러', '수십억 원'): a name is no answer to 'how much'
+        return hint == CURRENCY and not any(ch in _MAGNITUDE_CHARS for ch in text)
     units = set()
     for word in _UNIT_WORD.findall(unicodedata.normalize("NFKC", text)):  # '㎞' -> 'km'
         unit = _unit_ending(word)

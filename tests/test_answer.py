@@ -273,6 +273,10 @@ def test_person_named_before_an_affiliation_and_title(kiwi):
     ("How many games has he played over his career?", "71개", True),
     ("How many households moved in this year?", "2만 3814가구", False),
     ("신고는 몇 건 접수됐나?", "4127건", False),
+    ("What were the agency's consolidated sales for the quarter?", "씨티그룹", True),  # a name, asked how much
+    ("투자 금액은 얼마인가?", "수십억 원", False),
+    ("누가 의혹을 제기했나?", "씨티그룹", False),
+    ("몇 명이 참가했나?", "수십 명", False),
 ])
 def test_unit_conflict_only_for_numbers_with_a_contradicting_unit(question, span, conflicts):
     assert unit_conflict(analyze_question(question), span) is conflicts
