@@ -1262,19 +1262,41 @@ def names_a_person(start: int, end: int, sentence: Sentence) -> bool:
 
 _UNIT_WORD = re.compile(r"[가-힣]+|[A-Za-z]+|[%$€£¥₩]")
 _MAGNITUDE_CHARS = frozenset("십백천만억조")
+_COUNT_WORDS = _NUMERAL_WORDS | frozenset(
+    "하루 이틀 사흘 나흘 닷새 엿새 이레 열흘 보름 절반 반 서른 마흔 쉰 예순 일흔 여든 아흔 스물 "
+    "one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty hundred "
+    "thousand million billion trillion half dozen".split())
+
+
+def _states_a_number(text: str) -> bool:
+    """Whether a span without digits still states a quantity: a magnitude ('수십억 원') or a word opening
+    with a numeral ('다섯 대', '사흘간', '두배', 'two million'; a one-syllable numeral only alone or before a
+    counter: '한국' and '세림' are names)."""
+    return any(ch in _MAGNITUDE_CHARS for ch in text) or any(_opens_with_numeral(word.lower()) for word in text.split())
+
+
+def _opens_with_numeral(word: str) -> bool:
+    for numeral in _COUNT_WORDS:
+        if word.startswith(numeral):
+            rest = word[len(numeral) :]
+            if len(numeral) > 1 or not rest or rest.startswith(tuple(_UNIT_NOUNS)):
+                return True
+    return False
 
 
 def unit_conflict(analysis: QuestionAnalysis, text: str) -> bool:
-    """A number span whose unit contradicts the one the question asks for: '600만달러' for '몇 퍼센트인가'.
+    """A span that cannot answer a question asking for a number: its unit contradicts the one asked for
+    ('600만달러' for '몇 퍼센트인가'), or it states no number at all.
     Checks a span from any source (the neural reader picks spans without knowing what the question's
-    wh-word demands). Spans without a recognisable unit never conflict, nor do spans without digits unless
-    the question asks for money."""
-    hint = analysis.unit_hint
-    if not hint or analysis.answer_type != "number":
+    wh-word demands). A span with digits but no recognisable unit never conflicts."""
+    if analysis.answer_type != "number":
         return False
     if not any(ch.isdigit() for ch in text):
-        # a sum of money is written with a number ('5억 달러', '수십억 원'): a name is no answer to 'how much'
-        return hint == CURRENCY and not any(ch in _MAGNITUDE_CHARS for ch in text)
+        # a quantity is written with a number ('5억 달러', '다섯 대', '사흘'): a name is no answer to 'how much'
+        return not _states_a_number(text)
+    hint = analysis.unit_hint
+    if not hint:
+        return False
     units = set()
     for word in _UNIT_WORD.findall(unicodedata.normalize("NFKC", text)):  # '㎞' -> 'km'
         unit = _unit_ending(word)

@@ -277,6 +277,13 @@ def test_person_named_before_an_affiliation_and_title(kiwi):
     ("투자 금액은 얼마인가?", "수십억 원", False),
     ("누가 의혹을 제기했나?", "씨티그룹", False),
     ("몇 명이 참가했나?", "수십 명", False),
+    ("원래 소속팀은 그에게 얼마를 제안했나?", "블루호크스", True),  # no number, whatever the unit asked
+    ("몇 명이 참가했나?", "한국", True),
+    ("몇 명이 참가했나?", "다섯 명", False),
+    ("복구까지 얼마나 걸렸나?", "사흘", False),
+    ("가격은 몇 배 올랐나?", "두배", False),
+    ("How many cars did Nintendo modify?", "five", False),
+    ("누가 의혹을 제기했나?", "블루호크스", False),  # not a number question
 ])
 def test_unit_conflict_only_for_numbers_with_a_contradicting_unit(question, span, conflicts):
     assert unit_conflict(analyze_question(question), span) is conflicts
