@@ -284,7 +284,9 @@ def _analyze_korean(text: str) -> QuestionAnalysis:
             )
             answer_type = "date" if is_date else "number"
             wh_span = (start, end if word[1:] else (eojeols[i + 1][2] if i + 1 < len(eojeols) else end))
-            unit_hint = None if is_date else _unit_of_counter(counter_stem)
+            # '몇 분의 1': a fraction, not minutes ('의' is no particle there; '몇 분의 시간' is minutes)
+            fraction = counter.startswith("분의") and (counter[2:] or after)[:1] in tuple("0123456789몇일한")
+            unit_hint = None if is_date else _unit_of_counter("분의" if fraction else counter_stem)
         elif word.startswith("얼마") or _asks_ko_degree(word, eojeols[i + 1 :]):
             answer_type, wh_span = "number", (start, start + 2)
             if _asks_ko_duration(word, [e for e, _, _ in eojeols[i + 1 :]]):

@@ -163,6 +163,16 @@ def test_a_question_asking_for_a_share_of_what_it_names_wants_a_relative_figure(
     assert analysis.unit_hint == hint
 
 
+@pytest.mark.parametrize("question, hint", [
+    ("연구비는 전체 예산의 몇 분의 1인가?", "분의"),  # a fraction
+    ("몇분의 1 수준인가?", "분의"),
+    ("몇 분의 시간이 걸렸나?", "분"),  # minutes
+    ("경기는 몇 분 만에 끝났나?", "분"),
+])
+def test_mycheot_bun_ui_asks_for_a_fraction_only_before_a_number(question, hint):
+    assert analyze_question(question).unit_hint == hint
+
+
 def test_an_adverbial_eoneu_jeongdo_is_not_the_question_word():
     analysis = analyze_question("기존의 솔리드바디의 특성을 어느정도 가지고 있는 할로우바디 모델은 무엇인가?")
     assert analysis.answer_type != "number" and analysis.unit_hint is None
