@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Container
 
 from .chunk import Sentence, Token
-from .question import CURRENCY, QuestionAnalysis, canonical_unit, unit_satisfies
+from .question import QuestionAnalysis, canonical_unit, unit_satisfies
 
 # Maximises correct answers + correct declines on the fitted part of the dev sets (bench/calibrate.py).
 DEFAULT_DECLINE_THRESHOLD = 0.28
