@@ -272,7 +272,7 @@ def _analyze_korean(text: str) -> QuestionAnalysis:
             answer_type, wh_span = "person", (start, start + 2)
         elif word.startswith(("언제", "며칠")) and not word.startswith(("언제나", "언제든")):  # '언제나': always
             answer_type, wh_span = "date", (start, start + 2)
-        elif word.startswith("몇"):
+        elif word.startswith("몇") and not _several_before_a_question_word(word[1:] or nxt_raw, eojeols[i + 1 :]):
             # '몇 년에' / '몇년도' is a date; '몇 년 동안', '몇 명', '몇 %' are quantities.
             counter = word[1:] or nxt_raw
             counter_stem = strip_particles(counter) if counter else ""
@@ -297,6 +297,8 @@ def _analyze_korean(text: str) -> QuestionAnalysis:
                 unit_hint = CURRENCY  # '얼마가 들었나', '얼마를 지급했나': money spent or paid
         elif word.startswith(("어디", "어딘")):
             answer_type, wh_span = "place", (start, start + 2)
+        elif word.startswith("어느") and (word[2:] or nxt).startswith("정도"):
+            continue  # '어느 정도 발전된': an adverb (the wh-phrase '어느 정도인가' was taken above)
         elif word.startswith(("어느", "어떤", "무슨", "어떠한")) and nxt:
             kind, head = _head_kind(nxt)
             answer_type, wh_span = kind or "thing", (start, start + len(word))
@@ -413,7 +415,10 @@ _KO_MONEY_VERBS = ("들었", "드나", "드는", "들어", "들여", "들였", "
                    "내는", "낸", "썼", "쓴", "쓰는", "벌었", "버는", "번", "투자", "투입", "배상", "모금", "조달")
 
 
-_KO_DEGREE_NOUNS = ("수준", "규모", "비율", "비중")  # '어느 정도 수준인가'
+# What '어느 정도' may be asked of ('어느 정도 수준인가', '어느 정도 거리'), and particles written apart from it
+# ('어느 정도 까지'): otherwise it is an adverb ('어느 정도 발전된 식민지').
+_KO_DEGREE_NOUNS = ("수준", "규모", "비율", "비중", "거리", "크기", "높이", "깊이", "길이", "넓이", "속도", "무게", "기간")
+_KO_DETACHED_PARTICLES = ("까지", "로", "의", "였", "이었", "인가")
 
 
 def _asks_ko_degree(word: str, following: list[tuple[str, int, int]]) -> bool:
@@ -423,7 +428,20 @@ def _asks_ko_degree(word: str, following: list[tuple[str, int, int]]) -> bool:
         return False
     degree = word[2:] or (following[0][0] if following else "")
     after = following[0 if word[2:] else 1 :]
-    return degree.startswith("정도") and (degree != "정도" or not after or after[0][0].startswith(_KO_DEGREE_NOUNS))
+    if not degree.startswith("정도"):
+        return False
+    if degree != "정도" or not after:
+        return True
+    return after[0][0].startswith(_KO_DEGREE_NOUNS + _KO_DETACHED_PARTICLES)
+
+
+_KO_QUESTION_WORDS = ("무엇", "뭐", "무얼", "뭘", "누구", "누가", "어디", "언제")
+
+
+def _several_before_a_question_word(counter: str, following: list[tuple[str, int, int]]) -> bool:
+    """Whether '몇' means 'several' in a place phrase before the real question word ('미국의 몇개주에서 …
+    법을 뭐라고 하나요?')."""
+    return counter.endswith("에서") and any(w.startswith(_KO_QUESTION_WORDS) for w, _, _ in following)
 
 
 def _names_a_whole(word: str) -> bool:

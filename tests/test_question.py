@@ -173,9 +173,28 @@ def test_mycheot_bun_ui_asks_for_a_fraction_only_before_a_number(question, hint)
     assert analyze_question(question).unit_hint == hint
 
 
-def test_an_adverbial_eoneu_jeongdo_is_not_the_question_word():
-    analysis = analyze_question("기존의 솔리드바디의 특성을 어느정도 가지고 있는 할로우바디 모델은 무엇인가?")
-    assert analysis.answer_type != "number" and analysis.unit_hint is None
+@pytest.mark.parametrize("question", [
+    "기존의 솔리드바디의 특성을 어느정도 가지고 있는 할로우바디 모델은 무엇인가?",
+    "할로우바디의 한 종류로 어느 정도 기존 솔리드바디 일렉기타의 특성을 가지고 있는 것은?",
+])
+def test_an_adverbial_eoneu_jeongdo_is_not_the_question_word(question):
+    analysis = analyze_question(question)
+    assert analysis.answer_type == "thing" and analysis.unit_hint is None
+
+
+@pytest.mark.parametrize("question", [
+    "소음은 어느 정도 거리 이내에서 감지되는가?",
+    "지지율은 어느 정도 까지 떨어졌는가?",
+    "피해 규모는 어느 정도인가?",
+])
+def test_eoneu_jeongdo_asked_of_a_measure_asks_for_a_number(question):
+    assert analyze_question(question).answer_type == "number"
+
+
+def test_myeot_meaning_several_gives_way_to_the_question_word_after_it():
+    analysis = analyze_question("미국의 몇개주에서 일요일에 알코올 판매를 금지하는 법을 뭐라고 하나요?")
+    assert analysis.answer_type == "thing" and analysis.unit_hint is None
+    assert analyze_question("몇 개 나라에서 참가했나?").answer_type == "number"  # no other question word
 
 
 @pytest.mark.parametrize("question, size", [
