@@ -1263,7 +1263,7 @@ def names_a_person(start: int, end: int, sentence: Sentence) -> bool:
 _UNIT_WORD = re.compile(r"[가-힣]+|[A-Za-z]+|[%$€£¥₩]")
 _MAGNITUDE_CHARS = frozenset("십백천만억조")
 _COUNT_WORDS = _NUMERAL_WORDS | frozenset(
-    "하루 이틀 사흘 나흘 닷새 엿새 이레 열흘 보름 절반 반 서른 마흔 쉰 예순 일흔 여든 아흔 스물 "
+    "하루 이틀 사흘 나흘 닷새 엿새 이레 열흘 보름 절반 반 첫 서른 마흔 쉰 예순 일흔 여든 아흔 스물 "
     "one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty hundred "
     "thousand million billion trillion half dozen".split())
 
@@ -1286,14 +1286,15 @@ def _opens_with_numeral(word: str) -> bool:
 
 def unit_conflict(analysis: QuestionAnalysis, text: str) -> bool:
     """A span that cannot answer a question asking for a number: its unit contradicts the one asked for
-    ('600만달러' for '몇 퍼센트인가'), or it states no number at all.
+    ('600만달러' for '몇 퍼센트인가'), or it states no number at all where the question word asks how much
+    or how many (a head noun alone may be misread: '투수는' ends like '수').
     Checks a span from any source (the neural reader picks spans without knowing what the question's
     wh-word demands). A span with digits but no recognisable unit never conflicts."""
     if analysis.answer_type != "number":
         return False
     if not any(ch.isdigit() for ch in text):
         # a quantity is written with a number ('5억 달러', '다섯 대', '사흘'): a name is no answer to 'how much'
-        return not _states_a_number(text)
+        return analysis.asks_how_much and not _states_a_number(text)
     hint = analysis.unit_hint
     if not hint:
         return False

@@ -41,6 +41,15 @@ class QuestionAnalysis:
     def wh_word(self) -> str | None:
         return self.text[self.wh_span[0] : self.wh_span[1]] if self.wh_span else None
 
+    @property
+    def asks_how_much(self) -> bool:
+        """The question surely asks for a quantity: its question word does ('몇', '얼마', '어느 정도', 'how
+        many/much') or it asks for money ('매출은?', 'the agency's sales'), not only a head noun that often
+        names one ('투수' ends like '수', '법률' like '률')."""
+        word = (self.wh_word or "").lower()
+        return self.answer_type == "number" and (
+            word.startswith(("몇", "얼마", "어느", "how many", "how much")) or self.unit_hint == CURRENCY)
+
 
 # --- units ---------------------------------------------------------------------------------------------
 
@@ -439,8 +448,12 @@ _KO_QUESTION_WORDS = ("무엇", "뭐", "무얼", "뭘", "누구", "누가", "어
 
 
 def _several_before_a_question_word(counter: str, following: list[tuple[str, int, int]]) -> bool:
-    """Whether '몇' means 'several' in a place phrase before the real question word ('미국의 몇개주에서 …
-    법을 뭐라고 하나요?')."""
+    """Whether '몇' means 'several': '몇몇', '몇 천명의 학생들이', or a place phrase before the real question
+    word ('미국의 몇개주에서 … 법을 뭐라고 하나요?')."""
+    if counter.startswith("몇"):  # '몇몇'
+        return True
+    if counter[:1] in "십백천만" and counter.endswith("의"):  # '몇 천명의 학생들이': thousands of them
+        return True
     return counter.endswith("에서") and any(w.startswith(_KO_QUESTION_WORDS) for w, _, _ in following)
 
 

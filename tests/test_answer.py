@@ -284,6 +284,8 @@ def test_person_named_before_an_affiliation_and_title(kiwi):
     ("가격은 몇 배 올랐나?", "두배", False),
     ("How many cars did Nintendo modify?", "five", False),
     ("누가 의혹을 제기했나?", "블루호크스", False),  # not a number question
+    ("300승을 처음 기록한 투수는?", "퍼드 갤빈", False),  # '투수' is no count, whatever its last syllable
+    ("보름달은 새해 들어 몇 번째로 맞이하나?", "첫 번째", False),
 ])
 def test_unit_conflict_only_for_numbers_with_a_contradicting_unit(question, span, conflicts):
     assert unit_conflict(analyze_question(question), span) is conflicts

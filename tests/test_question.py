@@ -195,6 +195,9 @@ def test_myeot_meaning_several_gives_way_to_the_question_word_after_it():
     analysis = analyze_question("미국의 몇개주에서 일요일에 알코올 판매를 금지하는 법을 뭐라고 하나요?")
     assert analysis.answer_type == "thing" and analysis.unit_hint is None
     assert analyze_question("몇 개 나라에서 참가했나?").answer_type == "number"  # no other question word
+    assert analyze_question("몇 천명의 학생들이 시위를 벌인 곳은?").answer_type == "place"
+    assert not analyze_question("몇몇 미국의 주에서 시행되는 법인 이 단어는?").asks_how_much
+    assert analyze_question("몇 명의 자녀를 두었는가?").asks_how_much
 
 
 @pytest.mark.parametrize("question, size", [
