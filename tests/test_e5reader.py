@@ -248,3 +248,30 @@ def test_the_delta_recovered_from_a_graph_is_the_model_s_weights(tmp_path, e5_fi
         assert state[name].shape == weight.shape, name
         tolerance = 0.0 if weight.ndim == 1 or "embeddings" in name else np.abs(weight).max() / 100
         np.testing.assert_allclose(state[name], weight, atol=tolerance, err_msg=name)
+
+
+def test_a_soup_of_reader_deltas_is_their_mean_in_the_first_delta_s_dtype(tmp_path):
+    """bench/reader_soup.py: tensor by tensor, the mean of the deltas, saved and loadable; deltas holding
+    different tensors are refused."""
+    import importlib.util
+    from pathlib import Path
+
+    from safetensors.numpy import load_file, save_file
+
+    script = Path(__file__).resolve().parent.parent / "bench" / "reader_soup.py"
+    spec = importlib.util.spec_from_file_location("reader_soup", script)
+    soup = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(soup)
+    first = {"a": np.array([1.0, 2.0], dtype=np.float16), "b": np.array([[0.0, 4.0]], dtype=np.float16)}
+    second = {"a": np.array([3.0, 6.0], dtype=np.float16), "b": np.array([[2.0, 0.0]], dtype=np.float16)}
+    paths = [tmp_path / "first.safetensors", tmp_path / "second.safetensors"]
+    for path, delta in zip(paths, (first, second)):
+        save_file(delta, str(path))
+    out = tmp_path / "soup" / "reader-delta.safetensors"
+    assert soup.main([*map(str, paths), "--out", str(out)]) == 0
+    averaged = load_file(str(out))
+    np.testing.assert_array_equal(averaged["a"], np.array([2.0, 4.0], dtype=np.float16))
+    np.testing.assert_array_equal(averaged["b"], np.array([[1.0, 2.0]], dtype=np.float16))
+    assert averaged["a"].dtype == np.float16
+    with pytest.raises(SystemExit):
+        soup.averaged([first, {"a": first["a"]}])
