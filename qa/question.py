@@ -452,7 +452,7 @@ def _several_before_a_question_word(counter: str, following: list[tuple[str, int
     word ('미국의 몇개주에서 … 법을 뭐라고 하나요?')."""
     if counter.startswith("몇"):  # '몇몇'
         return True
-    if counter[:1] in "십백천만" and counter.endswith("의"):  # '몇 천명의 학생들이': thousands of them
+    if counter[:1] and counter[0] in "십백천만" and counter.endswith("의"):  # '몇 천명의 학생들이': thousands of them
         return True
     return counter.endswith("에서") and any(w.startswith(_KO_QUESTION_WORDS) for w, _, _ in following)
 
