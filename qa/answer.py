@@ -1261,7 +1261,7 @@ def names_a_person(start: int, end: int, sentence: Sentence) -> bool:
 
 
 _UNIT_WORD = re.compile(r"[가-힣]+|[A-Za-z]+|[%$€£¥₩]")
-_MAGNITUDE_CHARS = frozenset("십백천만억조")
+_MAGNITUDE_CHARS = frozenset("십백천만억조")  # _MAGNITUDES' syllables but '경', which opens common words (경기, 경찰)
 _COUNT_WORDS = _NUMERAL_WORDS | frozenset(
     "하루 이틀 사흘 나흘 닷새 엿새 이레 열흘 보름 절반 반 첫 서른 마흔 쉰 예순 일흔 여든 아흔 스물 "
     "one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty hundred "
@@ -1279,9 +1279,12 @@ def _opens_with_numeral(word: str) -> bool:
     for numeral in _COUNT_WORDS:
         if word.startswith(numeral):
             rest = word[len(numeral) :]
-            if len(numeral) > 1 or not rest or rest.startswith(tuple(_UNIT_NOUNS)):
+            if len(numeral) > 1 or not rest or rest.startswith(_UNIT_NOUN_PREFIXES):
                 return True
     return False
+
+
+_UNIT_NOUN_PREFIXES = tuple(_UNIT_NOUNS)  # for str.startswith, built once
 
 
 def unit_conflict(analysis: QuestionAnalysis, text: str) -> bool:
